@@ -1,0 +1,157 @@
+"""The ``posekit`` command line: one subcommand per job (``posekit --help`` lists them).
+
+Subcommand modules are imported only when their subcommand runs, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import posekit
+from posekit.errors import PosekitError
+
+
+def _cmd_layouts(args: argparse.Namespace) -> int:
+    from graphs import available_layouts, build_hierarchy, get_layout
+
+    if args.name is None:
+        for name in available_layouts():
+            lay = get_layout(name)
+            print(f"{name:14s} {lay.num_joints:3d} joints  centre {', '.join(lay.center)}")
+        return 0
+    lay = get_layout(args.name)
+    if args.json:
+        print(json.dumps(lay.to_dict(), indent=2))
+        return 0
+    print(f"{lay.name}: {lay.num_joints} joints")
+    for i, j in enumerate(lay.joints):
+        print(f"  {i:2d} {j}")
+    print(build_hierarchy(lay).describe())
+    if args.plot:
+        from posekit.viz import plot_hierarchy
+
+        print(f"wrote {plot_hierarchy(build_hierarchy(lay), args.plot)}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from posekit.skeleton import SkeletonSequence
+
+    seq = SkeletonSequence.from_pred_comp(args.file) if args.pred_comp else SkeletonSequence.load(args.file)
+    info = {
+        "file": str(args.file),
+        "layout": seq.layout,
+        "frames": seq.num_frames,
+        "joints": seq.num_joints,
+        "fps": seq.fps,
+        "missing_fraction": round(float(1 - seq.valid.mean()), 4),
+        "interpolated_fraction": round(float(seq.interpolated.mean()), 4),
+        "mean_confidence": round(float(seq.confidence[seq.valid].mean()) if seq.valid.any() else 0.0, 4),
+        "meta": seq.meta,
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from posekit import metrics
+
+    pred, true = np.load(args.pred, allow_pickle=False), np.load(args.true, allow_pickle=False)
+    print(json.dumps(metrics.score_metrics(pred, true), indent=2))
+    return 0
+
+
+def _cmd_dataset_info(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from posekit.datasets import MTLAQA, FineDiving, SpeedClimbing
+
+    if args.kind == "speed-climbing":
+        ds = SpeedClimbing(args.root)
+        times = list(ds.times().values())
+        print(
+            json.dumps(
+                {"runs": len(ds), "climbers": len(set(ds.climbers().values())), "time_sec": [min(times), max(times)]},
+                indent=2,
+            )
+        )
+        return 0
+    ds = FineDiving(args.root) if args.kind == "finediving" else MTLAQA(args.root)
+    dns = Counter(r.dive_number for r in ds)
+    scores = [r.score for r in ds]
+    info = {
+        "records": len(ds),
+        "train": len(ds.split("train")),
+        "test": len(ds.split("test")),
+        "dive_numbers": len(dns),
+        "most_common": dns.most_common(5),
+        "score_range": [min(scores), max(scores)],
+    }
+    if isinstance(ds, FineDiving):
+        info["annotation_issues"] = ds.issues
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from posekit import demo
+
+    return demo.cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="posekit",
+        description="Skeleton-first action quality assessment: video -> skeletons -> scores -> explanations.",
+    )
+    ap.add_argument("--version", action="version", version=f"posekit {posekit.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the toolkit end to end on embedded data, write demo_out/")
+    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("layouts", help="list skeleton layouts, or show one with its hierarchy")
+    p.add_argument("name", nargs="?", help="layout name or YAML path")
+    p.add_argument("--json", action="store_true", help="print the layout as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of the hierarchy")
+    p.set_defaults(func=_cmd_layouts)
+
+    p = sub.add_parser("inspect", help="summarise a skeleton .npz")
+    p.add_argument("file", type=Path)
+    p.add_argument("--pred-comp", action="store_true", help="the file is an HP-MCoRe pred_comp_<idx>.npz")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("metrics", help="SRCC, R-l2 x100 and MSE of predicted vs true scores (.npy)")
+    p.add_argument("--pred", type=Path, required=True)
+    p.add_argument("--true", type=Path, required=True)
+    p.set_defaults(func=_cmd_metrics)
+
+    p = sub.add_parser("dataset-info", help="summarise FineDiving / MTL-AQA / SPEED21 annotations")
+    p.add_argument("kind", choices=["finediving", "mtl-aqa", "speed-climbing"])
+    p.add_argument("root", type=Path, help="annotation folder")
+    p.set_defaults(func=_cmd_dataset_info)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except PosekitError as exc:
+        print(f"posekit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""FineDiving annotations (Xu et al., CVPR 2022): coarse + fine-grained pickles, official split.
+
+Stage boundaries follow :mod:`posekit.datasets.stages`; :attr:`FineDiving.issues` lists the
+records whose ``steps_transit_frames`` are invalid (replaced by the label change points).
+
+Layout of ``root`` (``../shared/data/finediving/annotations`` in this project)::
+
+    FineDiving_coarse_annotation.pkl        {(video, idx): {action_type, start_frame, end_frame,
+                                             dive_score, difficulty, judge_scores}}
+    FineDiving_fine-grained_annotation.pkl  {(video, idx): {action_type, dive_score, difficulty,
+                                             steps_transit_frames, frames_labels, sub-action_types}}
+    Sub_action_Types_Table.pkl              {sub-action id: name}
+    train_split.pkl / test_split.pkl        lists of keys (2251 / 749)
+
+All pickles go through :func:`posekit.io.restricted_pickle_load`. Stage boundaries follow
+:mod:`posekit.datasets.stages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from posekit.datasets.records import AQARecord
+from posekit.datasets.stages import stage_boundaries, transits_from_labels, valid_transits
+from posekit.errors import AnnotationError
+from posekit.io import restricted_pickle_load
+
+Key = tuple[str, int]
+FILES = {
+    "coarse": "FineDiving_coarse_annotation.pkl",
+    "fine": "FineDiving_fine-grained_annotation.pkl",
+    "subactions": "Sub_action_Types_Table.pkl",
+    "train": "train_split.pkl",
+    "test": "test_split.pkl",
+}
+
+
+def _require(rec: dict[str, Any], field: str, path: Path, key: Any) -> Any:
+    if field not in rec:
+        raise AnnotationError(f"record {key!r} has no '{field}'", path, field)
+    return rec[field]
+
+
+class FineDiving:
+    """Reader of the FineDiving annotation pickles."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        for name in FILES.values():
+            if not (self.root / name).exists():
+                raise AnnotationError(
+                    f"missing annotation file (expected the FineDiving layout: {sorted(FILES.values())})",
+                    self.root / name,
+                )
+        coarse_path, fine_path = self.root / FILES["coarse"], self.root / FILES["fine"]
+        coarse = restricted_pickle_load(coarse_path)
+        fine = restricted_pickle_load(fine_path)
+        for obj, p in ((coarse, coarse_path), (fine, fine_path)):
+            if not isinstance(obj, dict):
+                raise AnnotationError(f"expected a dict keyed by (video, idx), got {type(obj).__name__}", p)
+        self.subaction_names: dict[int, str] = {
+            int(k): str(v) for k, v in restricted_pickle_load(self.root / FILES["subactions"]).items()
+        }
+        self.records: dict[Key, AQARecord] = {}
+        for key, c in coarse.items():
+            f = fine.get(key)
+            if f is None:
+                raise AnnotationError(
+                    f"key {key!r} is in the coarse annotation but not the fine-grained one", fine_path
+                )
+            k = (str(key[0]), int(key[1]))
+            transits = np.asarray(_require(f, "steps_transit_frames", fine_path, key), dtype=np.int64)
+            labels = np.asarray(_require(f, "frames_labels", fine_path, key), dtype=np.int64)
+            self.records[k] = AQARecord(
+                key=k,
+                score=float(_require(c, "dive_score", coarse_path, key)),
+                dive_number=str(_require(c, "action_type", coarse_path, key)).upper(),
+                difficulty=float(_require(c, "difficulty", coarse_path, key)),
+                judge_scores=[float(s) for s in c.get("judge_scores", [])],
+                start_frame=int(_require(c, "start_frame", coarse_path, key)),
+                end_frame=int(_require(c, "end_frame", coarse_path, key)),
+                transits=transits,
+                frame_labels=labels,
+                subactions={int(i): str(n) for i, n in f.get("sub-action_types", {}).items()},
+            )
+        # invalid steps_transit_frames, replaced by the change points of frames_labels
+        self.issues: dict[Key, str] = {}
+        for k, rec in self.records.items():
+            if not valid_transits(rec.transits, len(rec.frame_labels)):
+                derived = transits_from_labels(rec.frame_labels)
+                self.issues[k] = (
+                    f"steps_transit_frames {rec.transits.tolist()} are invalid for a clip of "
+                    f"{len(rec.frame_labels)} frames; using the label changes {derived.tolist()}"
+                )
+                rec.extra["steps_transit_frames_raw"] = rec.transits
+                rec.transits = derived
+        self.splits: dict[str, list[Key]] = {}
+        for split in ("train", "test"):
+            path = self.root / FILES[split]
+            keys = [(str(k[0]), int(k[1])) for k in restricted_pickle_load(path)]
+            unknown = [k for k in keys if k not in self.records]
+            if unknown:
+                raise AnnotationError(f"{len(unknown)} split key(s) have no annotation, e.g. {unknown[0]!r}", path)
+            self.splits[split] = keys
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: Key) -> AQARecord:
+        try:
+            return self.records[(str(key[0]), int(key[1]))]
+        except KeyError:
+            raise KeyError(f"no FineDiving record {key!r}") from None
+
+    def __iter__(self) -> Iterator[AQARecord]:
+        return iter(self.records.values())
+
+    def split(self, name: Literal["train", "test"]) -> list[Key]:
+        return list(self.splits[name])
+
+    def dive_numbers(self) -> dict[Key, str]:
+        return {k: r.dive_number or "" for k, r in self.records.items()}
+
+    def stage_boundaries(
+        self, key: Key, K: int = 3, T: int = 96, k2: Literal["entry", "takeoff"] = "entry"
+    ) -> np.ndarray:
+        """``K - 1`` stage boundaries of a dive in its clip resampled to ``T`` frames."""
+        rec = self[key]
+        n = len(rec.frame_labels)
+        try:
+            return stage_boundaries(rec.transits, n, K=K, T=T, k2=k2)
+        except AnnotationError as exc:
+            raise AnnotationError(f"dive {key!r}: {exc.reason}", self.root / FILES["fine"], exc.field) from None

@@ -1,0 +1,169 @@
+"""Plots a person would rather look at than read (matplotlib, headless ``Agg`` backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from graphs.hierarchy import LEVEL_NAMES, SUBSETS, Hierarchy  # noqa: E402
+from graphs.layout import Layout, get_layout  # noqa: E402
+from posekit.io import atomic_path  # noqa: E402
+
+LEVEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Save atomically and close the figure."""
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def draw_skeleton(
+    ax: Any,
+    xy: np.ndarray,
+    layout: str | Layout,
+    valid: np.ndarray | None = None,
+    joint_colours: Sequence[Any] | None = None,
+    bone_colour: Any = "0.3",
+    size: float = 30,
+    labels: bool = False,
+) -> None:
+    """Draw one ``(J, 2)`` pose (image coordinates, y down) on ``ax``; invalid joints are skipped."""
+    lay = get_layout(layout)
+    xy = np.asarray(xy)[:, :2]
+    valid = np.ones(len(xy), bool) if valid is None else np.asarray(valid, bool)
+    for a, b in lay.bone_index:
+        if valid[a] and valid[b]:
+            ax.plot(xy[[a, b], 0], xy[[a, b], 1], "-", color=bone_colour, lw=2, zorder=1)
+    cols = joint_colours if joint_colours is not None else ["tab:red"] * len(xy)
+    idx = np.nonzero(valid)[0]
+    ax.scatter(xy[idx, 0], xy[idx, 1], c=[cols[i] for i in idx], s=size, zorder=2, edgecolors="k", linewidths=0.5)
+    if labels:
+        for i in idx:
+            ax.annotate(lay.joints[i], xy[i], fontsize=6, xytext=(3, 3), textcoords="offset points")
+
+
+def plot_hierarchy(h: Hierarchy, path: str | Path) -> Path:
+    """The bone graph coloured by semantic level, ring numbers, and the 3 x 3 adjacency matrices."""
+    fig = plt.figure(figsize=(14, 6.5))
+    ax = fig.add_subplot(1, 2, 1)
+    g = h.layout.graph
+    pos = nx.kamada_kawai_layout(g)
+    cols = [LEVEL_COLOURS[h.level_of_joint[j]] for j in g.nodes]
+    nx.draw_networkx_edges(g, pos, ax=ax, width=2, edge_color="0.5")
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=cols, node_size=380, edgecolors="k")
+    nx.draw_networkx_labels(g, pos, ax=ax, labels={j: str(h.ring_of_joint[j]) for j in g.nodes}, font_size=8)
+    for j, (x, y) in pos.items():
+        ax.annotate(h.layout.joints[j], (x, y), fontsize=7, xytext=(7, -10), textcoords="offset points")
+    for lv, name in enumerate(LEVEL_NAMES):
+        ax.scatter([], [], c=LEVEL_COLOURS[lv], label=f"H{lv} {name}", edgecolors="k")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"{h.layout.name}: rings (numbers) around {', '.join(h.layout.center)}")
+    ax.axis("off")
+    for lv in range(3):
+        for s, sub in enumerate(SUBSETS):
+            a = fig.add_subplot(3, 6, 6 * lv + 4 + s)
+            a.imshow(h.adjacency[lv, s], cmap="viridis", vmin=0, vmax=1)
+            a.set_xticks([])
+            a.set_yticks([])
+            if lv == 0:
+                a.set_title(sub, fontsize=8)
+            if s == 0:
+                a.set_ylabel(f"H{lv}", fontsize=8)
+    fig.suptitle("Hierarchical decomposition (HD-GCN / HP-MCoRe eq. 4): A[level, subset] (target x source)")
+    return save_figure(fig, path)
+
+
+def plot_sequence(seq: Any, path: str | Path, num_poses: int = 8, title: str | None = None) -> Path:
+    """Key poses of a :class:`~posekit.skeleton.SkeletonSequence` side by side, plus the joint
+    trajectories (x and y over time) and the confidence heatmap."""
+    lay = seq.layout_obj
+    T = seq.num_frames
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [2.2, 1.3, 1.3]})
+    ax = axes[0]
+    picks = np.linspace(0, T - 1, min(num_poses, T)).astype(int)
+    xy = seq.xy
+    valid = seq.valid
+    spans = [np.ptp(xy[t][valid[t]], axis=0).max() for t in picks if valid[t].sum() > 1]
+    span = float(max(spans)) if spans else 1.0
+    for n, t in enumerate(picks):
+        if not valid[t].any():
+            continue
+        col, row = n % 4, n // 4
+        offset = np.array([col * span * 1.1, row * span * 1.3])
+        shifted = xy[t] - np.median(xy[t][valid[t]], axis=0) + offset
+        cols = ["tab:orange" if seq.interpolated[t, j] else "tab:red" for j in range(lay.num_joints)]
+        draw_skeleton(ax, shifted, lay, valid[t], joint_colours=cols, size=14)
+        ax.text(offset[0], offset[1] + span * 0.6, f"t={t}", ha="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("key poses (orange = interpolated)")
+    ax = axes[1]
+    for j in range(lay.num_joints):
+        v = valid[:, j]
+        ax.plot(np.nonzero(v)[0], xy[v, j, 1], lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("frame")
+    ax.set_ylabel("y (image, down)")
+    ax.set_title("joint heights over time")
+    ax = axes[2]
+    im = ax.imshow(seq.confidence.T, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks(range(lay.num_joints))
+    ax.set_yticklabels(lay.joints, fontsize=6)
+    ax.set_xlabel("frame")
+    ax.set_title("confidence (0 = missing)")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_stage_timelines(
+    boundaries: dict[str, np.ndarray],
+    T: int,
+    path: str | Path,
+    stage_names: Sequence[str] = ("take-off", "flight", "entry"),
+) -> Path:
+    """One horizontal bar per clip, coloured by stage."""
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(boundaries) + 1.2))
+    cmap = plt.get_cmap("tab10")
+    for row, (_name, b) in enumerate(boundaries.items()):
+        edges = [-0.5, *[float(x) + 0.5 for x in b], T - 0.5]
+        for k in range(len(edges) - 1):
+            ax.barh(row, edges[k + 1] - edges[k], left=edges[k], color=cmap(k), edgecolor="white")
+    ax.set_yticks(range(len(boundaries)))
+    ax.set_yticklabels(list(boundaries), fontsize=7)
+    ax.set_xlim(-0.5, T - 0.5)
+    ax.set_xlabel(f"frame of the clip resampled to T = {T}")
+    n_stages = max(len(b) for b in boundaries.values()) + 1
+    names = [stage_names[k] if k < len(stage_names) else f"stage {k}" for k in range(n_stages)]
+    handles = [Patch(color=cmap(k), label=n) for k, n in enumerate(names)]
+    ax.legend(handles=handles, loc="lower center", ncol=n_stages, bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
+    ax.invert_yaxis()
+    ax.set_title("stage boundaries", pad=22)
+    return save_figure(fig, path)
+
+
+def plot_scatter(pred: np.ndarray, true: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """Predicted vs true scores with the identity line."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    ax.scatter(true, pred, s=8, alpha=0.6)
+    lo, hi = float(min(true.min(), pred.min())), float(max(true.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel("true score")
+    ax.set_ylabel("predicted score")
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)
