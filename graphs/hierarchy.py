@@ -13,7 +13,9 @@ outer limbs (their Fig. 3). Level ``l`` holds the ring-to-ring connections that 
 of its rings, so level 0 holds the torso's own rings, level 1 connects the torso to the
 inner limbs and level 2 connects the inner limbs to the outer ones. For each level the
 three subsets give one adjacency matrix, ``A`` of shape ``(L=3, 3, V, V)``; the per ring
-pair matrices of HD-GCN are kept as :attr:`Hierarchy.ring_adjacency`.
+pair matrices of HD-GCN are kept as :attr:`Hierarchy.ring_adjacency`. A level made of ring 0
+alone (COCO-17's torso quadrilateral) has identity edges only: HD-GCN keeps no edges inside
+a ring.
 
 Conventions (those of ST-GCN/HD-GCN ``edge2mat``): ``A[l, s, j, i] = 1`` for a message
 from joint ``i`` to joint ``j``, so a graph convolution is ``y_j = sum_i A[j, i] x_i``; each

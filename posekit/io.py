@@ -100,6 +100,7 @@ _SAFE_BUILTINS = {
 }
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # protocol-2 pickles store bytes through it (a pure function)
     ("collections", "defaultdict"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),

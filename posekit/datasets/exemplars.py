@@ -34,7 +34,8 @@ class ExemplarSampler:
     def __init__(
         self, train_keys: Sequence[Hashable], dive_numbers: Mapping[Hashable, str] | None = None, seed: int = 0
     ):
-        self.train_keys = list(train_keys)
+        # a canonical order, so choices do not depend on the order the pool was given in
+        self.train_keys = sorted(train_keys, key=repr)
         if len(set(self.train_keys)) != len(self.train_keys):
             raise AnnotationError("duplicate keys in the exemplar pool")
         if not self.train_keys:

@@ -1,0 +1,163 @@
+"""SkeletonSequence: the data model, its file format and its operations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphs import get_layout
+from posekit.errors import SkeletonFormatError
+from posekit.skeleton import SkeletonSequence
+
+MPII = get_layout("mpii16")
+
+
+def make_seq(T: int = 10, seed: int = 0) -> SkeletonSequence:
+    rng = np.random.default_rng(seed)
+    data = np.concatenate([rng.uniform(0, 400, (T, 16, 2)), rng.uniform(0.3, 1, (T, 16, 1))], -1)
+    interp = rng.random((T, 16)) < 0.1
+    return SkeletonSequence(
+        data,
+        "mpii16",
+        fps=25,
+        frame_indices=np.arange(100, 100 + T),
+        interpolated=interp,
+        meta={"clip": "dive_1", "judge": [9.5, 9.0]},
+    )
+
+
+def test_roundtrip_is_exact(tmp_path: Path) -> None:
+    seq = make_seq()
+    path = seq.save(tmp_path / "clip.npz")
+    assert path == tmp_path / "clip.npz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.npz"]  # no temp file left
+    back = SkeletonSequence.load(path)
+    assert back.data.dtype == np.float32 and back.data.shape == (10, 16, 3)
+    assert np.array_equal(back.data, seq.data)
+    assert np.array_equal(back.frame_indices, seq.frame_indices)
+    assert np.array_equal(back.interpolated, seq.interpolated)
+    assert back.meta == seq.meta and back.fps == 25 and back.layout == "mpii16"
+    with np.load(path, allow_pickle=False) as z:  # no pickle needed to read it
+        assert int(z["format_version"]) == 1
+        assert json.loads(str(z["meta"]))["clip"] == "dive_1"
+
+
+def test_two_channels_get_confidence_one() -> None:
+    seq = SkeletonSequence(np.zeros((3, 16, 2)), "mpii16")
+    assert seq.data.shape == (3, 16, 3) and (seq.confidence == 1).all()
+
+
+@pytest.mark.parametrize(
+    "data,layout,message",
+    [
+        (np.zeros((5, 17, 3)), "mpii16", "has 16 joints, data has 17"),
+        (np.zeros((5, 16)), "mpii16", "expected shape"),
+        (np.zeros((0, 16, 3)), "mpii16", "empty sequence"),
+        (np.zeros((5, 16, 3)), "nope", "unknown layout"),
+        (np.full((5, 16, 3), -1.0), "mpii16", "confidence"),
+    ],
+)
+def test_bad_input_is_named(data: np.ndarray, layout: str, message: str) -> None:
+    with pytest.raises(SkeletonFormatError, match=message):
+        SkeletonSequence(data, layout)
+
+
+def test_nan_names_frame_and_joint() -> None:
+    data = np.ones((4, 16, 3))
+    data[2, 3, 1] = np.nan
+    with pytest.raises(SkeletonFormatError, match="frame 2, joint l_hip, channel y"):
+        SkeletonSequence(data, "mpii16", meta={"source": "clip7.mp4"})
+
+
+def test_truncated_and_foreign_files(tmp_path: Path) -> None:
+    path = make_seq().save(tmp_path / "a.npz")
+    raw = path.read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(SkeletonFormatError) as err:
+        SkeletonSequence.load(cut)
+    assert str(cut) in str(err.value) and "truncated" in str(err.value)
+    other = tmp_path / "other.npz"
+    np.savez(other, pred=np.zeros((3, 16, 2)))
+    with pytest.raises(SkeletonFormatError, match="pred_comp"):
+        SkeletonSequence.load(other)
+    with pytest.raises(SkeletonFormatError, match="file not found"):
+        SkeletonSequence.load(tmp_path / "missing.npz")
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
+    path = make_seq(seed=1).save(tmp_path / "a.npz")
+    before = path.read_bytes()
+    seq = make_seq(seed=2)
+    seq.meta["bad"] = object()  # serialised as its str: still fine
+    seq.save(path)
+    from posekit.io import atomic_write
+
+    def broken(fh):
+        fh.write(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, broken)
+    assert SkeletonSequence.load(path).num_frames == 10
+    assert path.read_bytes() != before  # the second save landed, the broken one did not
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_pred_comp(tmp_path: Path, channels: int) -> None:
+    p = tmp_path / "pred_comp_12.npz"
+    np.savez(p, pred=np.random.default_rng(0).uniform(0, 100, (7, 16, channels)))
+    seq = SkeletonSequence.from_pred_comp(p)
+    assert seq.num_frames == 7 and seq.layout == "mpii16"
+    bad = tmp_path / "pred_comp_13.npz"
+    np.savez(bad, pred=np.zeros((7, 17, 2)))
+    with pytest.raises(SkeletonFormatError, match=r"pred_comp_13.npz: field 'pred'"):
+        SkeletonSequence.from_pred_comp(bad)
+
+
+def test_resample_linear_and_missing() -> None:
+    T = 11
+    t = np.arange(T, dtype=np.float32)
+    data = np.zeros((T, 16, 3), np.float32)
+    data[..., 0] = t[:, None] * 2
+    data[..., 1] = 5
+    data[..., 2] = 1
+    data[4:7, 3, 2] = 0  # l_hip missing in frames 4..6
+    seq = SkeletonSequence(data, "mpii16", fps=10)
+    out = seq.resample(21)
+    assert out.num_frames == 21 and out.fps == pytest.approx(21 / 1.1)
+    assert np.allclose(out.data[:, 0, 0], np.linspace(0, 20, 21))  # exact on a linear track
+    src_pos = np.linspace(0, T - 1, 21)
+    missing = out.data[:, 3, 2] == 0
+    assert missing.any()
+    assert all(4 <= p <= 6 or (3 < p < 7) for p in src_pos[missing])
+    assert np.array_equal(seq.resample(T).data, seq.data)
+
+
+def test_normalise_and_flip() -> None:
+    seq = make_seq(T=6)
+    norm = seq.normalise()
+    pelvis, thorax = MPII.index("pelvis"), MPII.index("thorax")
+    assert np.allclose(norm.xy[:, pelvis], 0, atol=1e-5)
+    assert np.median(np.linalg.norm(norm.xy[:, thorax], axis=1)) == pytest.approx(1.0, rel=1e-5)
+    seq_wide = seq.normalise(center="sequence")
+    assert not np.allclose(seq_wide.xy[:, pelvis], 0)
+    f = norm.flip()
+    assert np.allclose(f.xy[:, MPII.index("l_wrist"), 0], -norm.xy[:, MPII.index("r_wrist"), 0])
+    assert np.allclose(f.flip().data, norm.data)
+    px = seq.flip(width=400)
+    assert np.allclose(px.xy[:, MPII.index("r_ankle"), 0], 400 - seq.xy[:, MPII.index("l_ankle"), 0])
+
+
+def test_to_tensor_and_layout() -> None:
+    seq = make_seq(T=5)
+    x = seq.to_tensor()
+    assert tuple(x.shape) == (3, 5, 16, 1)
+    assert float(x[0, 2, 4, 0]) == pytest.approx(float(seq.data[2, 4, 0]))
+    coco = np.concatenate([np.random.default_rng(0).uniform(0, 1, (5, 17, 2)), np.ones((5, 17, 1))], -1)
+    conv = SkeletonSequence(coco, "coco17").to_layout("mpii16")
+    assert conv.layout == "mpii16" and "head_top" in conv.meta["synthesised_joints"]
