@@ -1,0 +1,149 @@
+"""Read a clip: a video file (mp4/avi/mov/gif/... through PyAV) or a folder of frames
+(FineDiving layout ``<root>/<match>/<idx>/*.jpg``), with a frame range and fixed-count
+sampling (``num_frames`` linearly spaced, as FineDiving samples 96)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from posekit.errors import PosekitError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class VideoReadError(PosekitError):
+    """A clip that cannot be read: missing, empty, corrupt or undecodable."""
+
+    def __init__(self, message: str, path: str | Path):
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass
+class Clip:
+    """Decoded RGB uint8 frames ``(H, W, 3)`` and the source index of each."""
+
+    frames: list[np.ndarray]
+    indices: np.ndarray
+    fps: float
+    source: str
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+
+def sample_indices(total: int, start: int = 0, end: int | None = None, num_frames: int | None = None) -> np.ndarray:
+    """Indices ``start..end`` (inclusive), or ``num_frames`` of them linearly spaced."""
+    end = total - 1 if end is None else min(end, total - 1)
+    if start < 0 or start > end:
+        raise ValueError(f"empty frame range [{start}, {end}] for a clip of {total} frames")
+    if num_frames is None:
+        return np.arange(start, end + 1)
+    return np.linspace(start, end, num_frames).round().astype(np.int64)
+
+
+def read_clip(path: str | Path, start: int = 0, end: int | None = None, num_frames: int | None = None,
+              max_side: int | None = None) -> Clip:
+    """Decode a video file or a folder of images; ``max_side`` downsizes large frames."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError("not found", path)
+    if path.is_dir():
+        clip = _read_folder(path, start, end, num_frames)
+    else:
+        clip = _read_video(path, start, end, num_frames)
+    if max_side:
+        clip.frames = [_downsize(f, max_side) for f in clip.frames]
+    return clip
+
+
+def _downsize(frame: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = frame.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1:
+        return frame
+    return cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+
+def _read_folder(path: Path, start: int, end: int | None, num_frames: int | None) -> Clip:
+    import cv2
+
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise VideoReadError(f"no frames ({', '.join(IMAGE_SUFFIXES)}) in the folder", path)
+    idx = sample_indices(len(files), start, end, num_frames)
+    frames = []
+    for i in idx:
+        img = cv2.imread(str(files[i]), cv2.IMREAD_COLOR)
+        if img is None:
+            raise VideoReadError("unreadable image", files[i])
+        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    return Clip(frames, idx, 25.0, str(path), {"files": [files[i].name for i in idx]})
+
+
+def _read_video(path: Path, start: int, end: int | None, num_frames: int | None) -> Clip:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream", path)
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else 25.0
+            all_frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    except VideoReadError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoReadError(f"cannot decode ({type(exc).__name__}: {exc})", path) from None
+    if not all_frames:
+        raise VideoReadError("no frames decoded (empty or corrupt file)", path)
+    try:
+        idx = sample_indices(len(all_frames), start, end, num_frames)
+    except ValueError as exc:
+        raise VideoReadError(str(exc), path) from None
+    return Clip([all_frames[i] for i in idx], idx, fps, str(path))
+
+
+def write_video(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write RGB frames as mp4 (h264, mpeg4 fallback) or GIF, chosen by the suffix; atomic."""
+    from posekit.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        if path.suffix.lower() == ".gif":
+            from PIL import Image
+
+            ims = [Image.fromarray(f) for f in frames]
+            ims[0].save(tmp, save_all=True, append_images=ims[1:], duration=int(1000 / fps), loop=0)
+        else:
+            import av
+
+            h, w = frames[0].shape[:2]
+            with av.open(str(tmp), mode="w", format="mp4") as out:
+                try:
+                    stream = out.add_stream("h264", rate=round(fps))
+                except (av.error.FFmpegError, ValueError):
+                    stream = out.add_stream("mpeg4", rate=round(fps))
+                stream.width, stream.height = w - w % 2, h - h % 2
+                stream.pix_fmt = "yuv420p"
+                for f in frames:
+                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: stream.height, : stream.width]),
+                                                       format="rgb24")
+                    for packet in stream.encode(frame):
+                        out.mux(packet)
+                for packet in stream.encode():
+                    out.mux(packet)
+    return path
