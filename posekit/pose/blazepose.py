@@ -65,15 +65,22 @@ class BlazePose:
         h, w = image.shape[:2]
         return np.array([[p.x * w, p.y * h, p.visibility] for p in res.pose_landmarks.landmark], dtype=np.float32)
 
-    def on_crop(self, frame: np.ndarray, cx: float, cy: float, side: float, angle: float = 0.0,
-                out_size: int = 384, hflip: bool = False) -> np.ndarray | None:
+    def on_crop(
+        self,
+        frame: np.ndarray,
+        cx: float,
+        cy: float,
+        side: float,
+        angle: float = 0.0,
+        out_size: int = 384,
+        hflip: bool = False,
+    ) -> np.ndarray | None:
         """Run on a rotated square crop (optionally mirrored) and map the landmarks back to the
         frame. A mirrored run has its left/right landmarks swapped back."""
         import cv2
 
         m = crop_transform(cx, cy, side, angle, out_size)
-        crop = cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if hflip:
             crop = np.ascontiguousarray(crop[:, ::-1])
         lm = self(crop)

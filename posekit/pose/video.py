@@ -52,8 +52,9 @@ def sample_indices(total: int, start: int = 0, end: int | None = None, num_frame
     return np.linspace(start, end, num_frames).round().astype(np.int64)
 
 
-def read_clip(path: str | Path, start: int = 0, end: int | None = None, num_frames: int | None = None,
-              max_side: int | None = None) -> Clip:
+def read_clip(
+    path: str | Path, start: int = 0, end: int | None = None, num_frames: int | None = None, max_side: int | None = None
+) -> Clip:
     """Decode a video file or a folder of images; ``max_side`` downsizes large frames."""
     path = Path(path)
     if not path.exists():
@@ -140,8 +141,9 @@ def write_video(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
                 for f in frames:
-                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: stream.height, : stream.width]),
-                                                       format="rgb24")
+                    frame = av.VideoFrame.from_ndarray(
+                        np.ascontiguousarray(f[: stream.height, : stream.width]), format="rgb24"
+                    )
                     for packet in stream.encode(frame):
                         out.mux(packet)
                 for packet in stream.encode():

@@ -1,0 +1,209 @@
+"""Top-down pose estimators on the athlete box.
+
+Interface: ``estimator.estimate(frames, boxes) -> (poses (T, J, 3), info list)`` with poses in
+``estimator.layout`` (frame pixel coordinates + confidence) and ``info`` a dict per frame
+(e.g. the rotation used). Frames without a box get an all-missing pose.
+
+* :class:`BlazePoseEstimator` (default, offline): BlazePose full on a context crop around the
+  box, with test-time augmentation for upside-down, spinning divers: the crop is tried at
+  several rotations (and mirrored), every run is mapped back to the frame, runs are put in
+  left/right agreement with the most confident one, and each joint is the
+  visibility-weighted mean of the runs that agree with the per-joint median (a robust
+  consensus, better than keeping the single most confident run). Output in MPII-16.
+* :class:`MMPoseEstimator`: an mmpose top-down model (HRNet by default) from a config and a
+  checkpoint, batched over crops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from graphs import get_layout, get_mapping
+from posekit.errors import PosekitError
+
+
+def _swap_lr(lm: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    return lm[perm]
+
+
+def fuse_runs(runs: Sequence[np.ndarray], flip_index: np.ndarray, keep_quantile: float = 0.6) -> np.ndarray:
+    """Robust consensus of TTA runs ``(R, J, 3)`` already in frame coordinates.
+
+    1. Left/right consistency: each run is compared with the most confident run as given
+       and with its left/right pairs swapped; the closer assignment is kept.
+    2. Per joint, runs farther from the median than the ``keep_quantile`` quantile of their
+       distances are dropped; the rest are averaged with visibility weights. The
+       confidence is the mean visibility times the fraction of runs that agree.
+    """
+    R = np.asarray(runs, dtype=np.float64)
+    if len(R) == 1:
+        return R[0].astype(np.float32)
+    ref = R[np.argmax(R[:, :, 2].mean(1))]
+    aligned = []
+    for r in R:
+        sw = _swap_lr(r, flip_index)
+        d0 = np.linalg.norm(r[:, :2] - ref[:, :2], axis=1).mean()
+        d1 = np.linalg.norm(sw[:, :2] - ref[:, :2], axis=1).mean()
+        aligned.append(sw if d1 < d0 else r)
+    A = np.array(aligned)
+    med = np.median(A[:, :, :2], axis=0)
+    d = np.linalg.norm(A[:, :, :2] - med, axis=2)  # (R, J)
+    thr = np.quantile(d, keep_quantile, axis=0) + 1e-6
+    agree = d <= thr
+    w = A[:, :, 2] * agree + 1e-9 * agree
+    xy = (A[:, :, :2] * w[..., None]).sum(0) / np.maximum(w.sum(0), 1e-12)[:, None]
+    conf = A[:, :, 2].mean(0) * agree.mean(0) / keep_quantile
+    return np.concatenate([xy, np.clip(conf, 0, 1)[:, None]], 1).astype(np.float32)
+
+
+class BlazePoseEstimator:
+    """Embedded BlazePose with rotation (and mirror) test-time augmentation, output MPII-16."""
+
+    def __init__(
+        self,
+        angles: Sequence[float] = (0, 45, 90, 135, 180, 225, 270, 315),
+        hflip: bool = True,
+        context: float = 3.0,
+        crop_size: int = 384,
+        layout: str = "mpii16",
+        model=None,
+    ):
+        from posekit.pose.blazepose import BlazePose
+
+        self.model = model or BlazePose()
+        self.angles = tuple(angles)
+        self.hflip = hflip
+        self.context = context
+        self.crop_size = crop_size
+        self.layout = layout
+        self._src = get_layout("blazepose33")
+        self._mapping = get_mapping("blazepose33", layout)
+
+    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
+        x0, y0, x1, y1 = box[:4]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        side = max(x1 - x0, y1 - y0, 16.0) * self.context
+        runs, tags = [], []
+        for a in self.angles:
+            for flip in (False, True) if self.hflip else (False,):
+                lm = self.model.on_crop(frame, cx, cy, side, a, out_size=self.crop_size, hflip=flip)
+                if lm is not None:
+                    runs.append(lm)
+                    tags.append((a, flip, float(lm[:, 2].mean())))
+        if not runs:
+            return np.zeros((self._mapping.target.num_joints, 3), np.float32), {"runs": 0, "rotation": None}
+        fused = fuse_runs(runs, self._src.flip_index)
+        best = max(tags, key=lambda t: t[2])
+        pose = self._mapping.apply(fused[None])[0]
+        return pose, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
+
+    def estimate(
+        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None]
+    ) -> tuple[np.ndarray, list[dict]]:
+        J = self._mapping.target.num_joints
+        out = np.zeros((len(frames), J, 3), np.float32)
+        info: list[dict] = []
+        for t, (f, b) in enumerate(zip(frames, boxes, strict=True)):
+            if b is None or not np.isfinite(b[:4]).all():
+                info.append({"runs": 0, "rotation": None})
+                continue
+            out[t], inf = self.estimate_one(f, b)
+            info.append(inf)
+        return out, info
+
+
+class MMPoseEstimator:
+    """mmpose top-down model (e.g. HRNet-W32 256x256, MPII-16) from config + checkpoint.
+
+    All boxes of a call are pushed through the model in batches of ``batch_size`` crops.
+    The checkpoint must be one of your own (``torch.load(weights_only=False)`` is used, as
+    mmengine checkpoints hold metadata objects); ``init_cfg`` URLs in the config are ignored,
+    nothing is downloaded.
+    """
+
+    def __init__(
+        self,
+        config: str | Path,
+        checkpoint: str | Path,
+        device: str = "cpu",
+        batch_size: int = 32,
+        layout: str = "mpii16",
+    ):
+        for p, what in ((config, "config"), (checkpoint, "checkpoint")):
+            if not Path(p).exists():
+                raise PosekitError(f"{p}: mmpose {what} not found")
+        from posekit import compat
+
+        compat.install()
+        from mmengine.config import Config
+        from mmpose.apis import init_model
+
+        cfg = Config.fromfile(str(config))
+        _strip_init_cfg(cfg.model)
+        self.model = init_model(cfg, str(checkpoint), device=device)
+        self.batch_size = batch_size
+        self.layout = layout
+        n = self.model.dataset_meta.get("num_keypoints") if self.model.dataset_meta else None
+        if n is not None and n != get_layout(layout).num_joints:
+            raise PosekitError(
+                f"{checkpoint}: the model predicts {n} keypoints, layout {layout} has {get_layout(layout).num_joints}"
+            )
+
+    def estimate(
+        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None]
+    ) -> tuple[np.ndarray, list[dict]]:
+        import torch
+        from mmengine.dataset import Compose, pseudo_collate
+
+        J = get_layout(self.layout).num_joints
+        out = np.zeros((len(frames), J, 3), np.float32)
+        pipeline = Compose(self.model.cfg.test_dataloader.dataset.pipeline)
+        items = []
+        for t, (f, b) in enumerate(zip(frames, boxes, strict=True)):
+            if b is None or not np.isfinite(b[:4]).all():
+                continue
+            data = {
+                "img": f[..., ::-1].copy(),
+                "bbox": np.asarray(b[:4], np.float32)[None],
+                "bbox_score": np.ones(1, np.float32),
+            }
+            data.update(self.model.dataset_meta)
+            items.append((t, pipeline(data)))
+        for i in range(0, len(items), self.batch_size):
+            chunk = items[i : i + self.batch_size]
+            batch = pseudo_collate([d for _, d in chunk])
+            with torch.no_grad():
+                results = self.model.test_step(batch)
+            for (t, _), res in zip(chunk, results, strict=True):
+                kp = res.pred_instances.keypoints[0]
+                sc = res.pred_instances.keypoint_scores[0]
+                out[t] = np.concatenate([kp, np.clip(sc, 0, 1)[:, None]], 1)
+        return out, [{"runs": 1, "rotation": 0} for _ in frames]
+
+
+def _strip_init_cfg(node) -> None:
+    """Remove ``init_cfg`` entries that point to URLs (offline: never download)."""
+    if isinstance(node, dict):
+        init = node.get("init_cfg")
+        if isinstance(init, dict) and str(init.get("checkpoint", "")).startswith(("http://", "https://")):
+            node["init_cfg"] = None
+        for v in node.values():
+            _strip_init_cfg(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _strip_init_cfg(v)
+
+
+def build_estimator(
+    kind: str = "blazepose", config: str | None = None, checkpoint: str | None = None, device: str = "cpu", **kwargs
+):
+    if kind == "blazepose":
+        return BlazePoseEstimator(**kwargs)
+    if kind == "mmpose":
+        if not (config and checkpoint):
+            raise PosekitError("--pose mmpose needs --pose-config and --pose-checkpoint")
+        return MMPoseEstimator(config, checkpoint, device=device)
+    raise PosekitError(f"unknown pose estimator '{kind}' (blazepose, mmpose)")
