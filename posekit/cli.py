@@ -98,6 +98,71 @@ def _cmd_dataset_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_box(text: str | None):
+    if text is None:
+        return None
+    import numpy as np
+
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != 4 or vals[2] <= vals[0] or vals[3] <= vals[1]:
+        raise PosekitError(f"--first-box {text!r}: expected x0,y0,x1,y1 with x1 > x0 and y1 > y0")
+    return np.array(vals)
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from posekit.pose.detect import build_detector
+    from posekit.pose.estimate import build_estimator
+    from posekit.pose.pipeline import ExtractConfig, extract
+
+    det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device)
+    est = build_estimator(args.pose, args.pose_config, args.pose_checkpoint, args.device)
+    cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames)
+    res = extract(
+        args.video, det, est, first_box=_parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
+    )
+    r = res.report
+    print(
+        f"{r['frames_read']} frames, athlete found in {r['found_fraction']:.0%}, "
+        f"interpolated {r['cleaning']['interpolated_fraction']:.0%}, mean confidence {r['mean_confidence']:.2f}, "
+        f"{r['fps_processed']:.2f} frames/s"
+    )
+    for key in ("output", "report", "overlay"):
+        if key in r:
+            print(f"  {key:8s} {r[key]}")
+    return 0
+
+
+def _cmd_extract_dataset(args: argparse.Namespace) -> int:
+    from posekit.pose.batch import extract_dataset
+
+    if not (args.frames_root or args.videos):
+        raise PosekitError("give --frames-root DIR or --videos DIR")
+    opts = {
+        "detector": args.detector,
+        "pose": args.pose,
+        "pose_config": args.pose_config,
+        "pose_checkpoint": args.pose_checkpoint,
+        "device": args.device,
+        "num_frames": args.num_frames,
+    }
+    summary = extract_dataset(args.out, args.frames_root, args.videos, workers=args.workers, options=opts)
+    return 0 if not summary["failed"] else 1
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", default="blazepose", choices=["blazepose", "hog", "blazepose+hog", "mmdet"])
+    p.add_argument("--det-config")
+    p.add_argument("--det-checkpoint")
+    p.add_argument("--pose", default="blazepose", choices=["blazepose", "mmpose"])
+    p.add_argument("--pose-config", help="mmpose config (with --pose mmpose)")
+    p.add_argument("--pose-checkpoint", help="mmpose checkpoint from a local path (with --pose mmpose)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from posekit import demo
 
@@ -116,6 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("extract", help="broadcast clip -> clean athlete skeleton (.npz + QC report + overlay)")
+    p.add_argument("video", type=Path, help="video file (mp4/avi/mov/gif) or a folder of frames")
+    p.add_argument("--out", type=Path, required=True, help="output skeleton .npz")
+    p.add_argument("--overlay", type=Path, help="write an overlay video (.mp4) or GIF (.gif)")
+    p.add_argument("--first-box", help="x0,y0,x1,y1 of the athlete in the first frame (else automatic)")
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--end", type=int)
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("extract-dataset", help="every clip of a folder -> skeletons; resumable, with a QC table")
+    p.add_argument("--frames-root", type=Path, help="FineDiving layout <root>/<match>/<idx>/*.jpg")
+    p.add_argument("--videos", type=Path, help="a folder of video files")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--workers", type=int, default=1)
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_extract_dataset)
 
     p = sub.add_parser("layouts", help="list skeleton layouts, or show one with its hierarchy")
     p.add_argument("name", nargs="?", help="layout name or YAML path")

@@ -60,11 +60,21 @@ def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+def _containment(b: np.ndarray) -> np.ndarray:
+    """``[i, j]``: the fraction of the smaller of boxes i, j that lies inside the other."""
+    lt = np.maximum(b[:, None, :2], b[None, :, :2])
+    rb = np.minimum(b[:, None, 2:4], b[None, :, 2:4])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    return inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9)
+
+
 def fuse_boxes(boxes: Boxes, iou: float = 0.5) -> Boxes:
     """Merge the boxes of several runs (rotations, tiles) of one detector.
 
-    Boxes are clustered greedily around the most confident (IoU > ``iou``); each cluster
-    becomes the confidence-weighted mean box, scored ``mean confidence x (1 - 0.5^n)`` with
+    Boxes are clustered greedily around the most confident (IoU > ``iou``, or one lying
+    mostly inside the other: a fit to part of the same body); each cluster
+    keeps its most confident box, scored ``mean confidence x (1 - 0.5^n)`` with
     ``n`` the number of runs that found it - a person seen by several runs is more likely real
     than a one-off landmark fit spanning two people.
     """
@@ -73,7 +83,7 @@ def fuse_boxes(boxes: Boxes, iou: float = 0.5) -> Boxes:
     order = np.argsort(-boxes[:, 4])
     b = boxes[order]
     used = np.zeros(len(b), bool)
-    ious = box_iou_np(b, b)
+    ious = np.maximum(box_iou_np(b, b), _containment(b) > 0.8)
     out = []
     for i in range(len(b)):
         if used[i]:
@@ -81,9 +91,7 @@ def fuse_boxes(boxes: Boxes, iou: float = 0.5) -> Boxes:
         members = (~used) & (ious[i] > iou)
         used |= members
         m = b[members]
-        w = m[:, 4:5]
-        fused = (m[:, :4] * w).sum(0) / w.sum()
-        out.append([*fused, float(m[:, 4].mean()) * (1 - 0.5 ** len(m))])
+        out.append([*b[i, :4], float(m[:, 4].mean()) * (1 - 0.5 ** len(m))])
     out = np.array(out, dtype=np.float32)
     return out[np.argsort(-out[:, 4])]
 

@@ -8,9 +8,11 @@ HP-MCoRe eq. 25,
 
 between candidate ``i`` and the predicted box (top-left and bottom-right corners),
 normalised by the predicted box diagonal, minus a weight times the detection confidence.
-A candidate further than ``gate`` diagonals, or below ``min_score``, is never taken
-(implausible jump; a spectator across the frame): the frame is a miss, and the filter's
-prediction carries the box through it. After ``max_misses`` consecutive misses the track
+A candidate further than ``gate`` diagonals (widened a little with every missed frame), or
+below ``min_score``, or whose area differs from the prediction's by more than ``max_area_ratio`` (implausible jump;
+a spectator across the frame, a far smaller judge): the frame is a miss, and the filter's
+prediction carries the box through it (its velocity halved at every miss, so a long gap does
+not coast the box away). After ``max_misses`` consecutive misses the track
 ends as *lost* and stays lost: an athlete who entered the water is not replaced by
 someone else. The filtered boxes are finally smoothed by a Rauch-Tung-Striebel pass.
 
@@ -53,9 +55,15 @@ def box_diag(box: np.ndarray) -> float:
 
 @dataclass
 class TrackerConfig:
-    gate: float = 1.2  # max corner distance, in predicted-box diagonals
+    gate: float = 0.9  # max corner distance, in predicted-box diagonals (widened by gate_growth per miss)
+    gate_growth: float = 0.25
+    max_area_ratio: float = float(
+        "inf"
+    )  # e.g. 3: a candidate 3x larger or smaller is someone else (off: divers change shape)
     min_score: float = 0.3  # detections below are not associated
+    reacquire_score: float = 0.3  # after 2+ missed frames, only a confident detection resumes the track
     score_weight: float = 0.5  # cost = distance / diagonal - score_weight * score
+    miss_velocity_decay: float = 0.5
     max_misses: int = 4  # consecutive misses before the track is lost
     smooth: bool = True  # RTS smoothing of the filtered boxes
     pos_noise: float = 0.05  # process noise (fraction of the box diagonal per frame)
@@ -118,7 +126,16 @@ class AthleteTracker:
             return None
         d = corner_distance(pred, candidates) / max(box_diag(pred), 1.0)
         scores = candidates[:, 4]
-        ok = (d <= self.cfg.gate) & (scores >= self.cfg.min_score)
+        gate = self.cfg.gate * (1 + self.cfg.gate_growth * self.misses)  # the prediction grows uncertain
+        area = lambda b: np.clip(b[..., 2] - b[..., 0], 1, None) * np.clip(b[..., 3] - b[..., 1], 1, None)  # noqa: E731
+        ratio = area(candidates[:, :4]) / area(pred[None, :4])
+        min_score = self.cfg.reacquire_score if self.misses >= 2 else self.cfg.min_score
+        ok = (
+            (d <= gate)
+            & (scores >= min_score)
+            & (ratio <= self.cfg.max_area_ratio)
+            & (ratio >= 1 / self.cfg.max_area_ratio)
+        )
         if not ok.any():
             return None
         cost = d - self.cfg.score_weight * scores
@@ -137,6 +154,7 @@ class AthleteTracker:
         if i is None:
             if self.started:
                 self.misses += 1
+                self.kf.x[4:] *= self.cfg.miss_velocity_decay  # do not coast away on an old velocity
             if self.misses > self.cfg.max_misses:
                 self.lost = True
                 return LOST, None, 0.0

@@ -1,0 +1,134 @@
+"""``posekit extract-dataset``: every clip of a folder, resumable, atomic, with a QC summary.
+
+Clips are a FineDiving frame layout (``<root>/<match>/<idx>/*.jpg``, one clip per leaf
+folder of images) or a folder of videos. Output: ``<out>/<clip id>.npz`` and
+``<out>/<clip id>.report.json`` per clip, written atomically; a clip whose ``.npz`` and
+report already exist is skipped, so an interrupted run resumes where it stopped. Failures
+(unreadable files, no athlete) are recorded in ``<out>/failures.json`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from posekit.io import write_json
+from posekit.pose.video import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm", ".mpg", ".mpeg")
+
+
+def find_clips(frames_root: Path | None = None, videos: Path | None = None) -> dict[str, Path]:
+    """Clip id -> path: leaf folders holding images, or video files (recursively)."""
+    clips: dict[str, Path] = {}
+    if frames_root is not None:
+        for d in sorted(p for p in Path(frames_root).rglob("*") if p.is_dir()):
+            if any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir()):
+                clips["__".join(d.relative_to(frames_root).parts)] = d
+    if videos is not None:
+        for f in sorted(Path(videos).rglob("*")):
+            if f.suffix.lower() in VIDEO_SUFFIXES:
+                clips["__".join(f.relative_to(videos).with_suffix("").parts)] = f
+    return clips
+
+
+def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
+    from posekit.pose.detect import build_detector
+    from posekit.pose.estimate import build_estimator
+    from posekit.pose.pipeline import ExtractConfig, extract
+
+    out = Path(out_dir)
+    try:
+        det = build_detector(options.get("detector", "blazepose"))
+        est = build_estimator(
+            options.get("pose", "blazepose"),
+            options.get("pose_config"),
+            options.get("pose_checkpoint"),
+            options.get("device", "cpu"),
+        )
+        cfg = ExtractConfig(num_frames=options.get("num_frames"), progress=False)
+        res = extract(
+            path, det, est, config=cfg, out=out / f"{clip_id}.npz", report_path=out / f"{clip_id}.report.json"
+        )
+        r = res.report
+        if r["found_fraction"] == 0:
+            return {"clip": clip_id, "ok": False, "error": "no athlete found in any frame"}
+        return {
+            "clip": clip_id,
+            "ok": True,
+            "frames": r["frames_read"],
+            "found": r["found_fraction"],
+            "interpolated": r["cleaning"]["interpolated_fraction"],
+            "confidence": r["mean_confidence"],
+            "seconds": r["seconds"]["total"],
+        }
+    except Exception as exc:  # noqa: BLE001 - a batch records the failure and goes on
+        return {"clip": clip_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def extract_dataset(
+    out_dir: str | Path,
+    frames_root: str | Path | None = None,
+    videos: str | Path | None = None,
+    workers: int = 1,
+    options: dict[str, Any] | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clips = find_clips(Path(frames_root) if frames_root else None, Path(videos) if videos else None)
+    todo = {k: p for k, p in clips.items() if not ((out / f"{k}.npz").exists() and (out / f"{k}.report.json").exists())}
+    skipped = len(clips) - len(todo)
+    options = options or {}
+    results: list[dict[str, Any]] = []
+    bar = tqdm(total=len(todo), desc="clips", unit="clip")
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = [pool.submit(_run_one, k, str(p), str(out), options) for k, p in todo.items()]
+            for f in as_completed(futs):
+                results.append(f.result())
+                bar.update()
+    else:
+        for k, p in todo.items():
+            results.append(_run_one(k, str(p), str(out), options))
+            bar.update()
+    bar.close()
+    fail_path = out / "failures.json"
+    old = json.loads(fail_path.read_text()) if fail_path.exists() else {}
+    failures = {
+        **{k: v for k, v in old.items() if k not in todo},
+        **{r["clip"]: r["error"] for r in results if not r["ok"]},
+    }
+    write_json(fail_path, failures)
+    summary = {
+        "clips": len(clips),
+        "skipped_done": skipped,
+        "processed": len(results),
+        "succeeded": sum(r["ok"] for r in results),
+        "failed": failures,
+    }
+    console = console or Console()
+    table = Table(title=f"extract-dataset: {len(results)} processed, {skipped} already done")
+    for col in ("clip", "frames", "found", "interpolated", "confidence", "seconds"):
+        table.add_column(col)
+    for r in sorted(results, key=lambda r: r["clip"]):
+        if r["ok"]:
+            table.add_row(
+                r["clip"],
+                str(r["frames"]),
+                f"{r['found']:.2f}",
+                f"{r['interpolated']:.2f}",
+                f"{r['confidence']:.2f}",
+                f"{r['seconds']:.1f}",
+            )
+    console.print(table)
+    for k, e in failures.items():
+        console.print(f"[red]failed[/red] {k}: {e}")
+    write_json(out / "summary.json", summary)
+    return summary

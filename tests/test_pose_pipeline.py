@@ -1,0 +1,121 @@
+"""Integration tests of `posekit extract` on generated clips with known tracks and on the real
+broadcast GIF (../shared/data/videos)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.pose.detect import build_detector
+from posekit.pose.pipeline import ExtractConfig, extract, track_athlete
+from posekit.pose.testclip import make_tracking_clip, tracking_scores
+from posekit.pose.track import LOST, TRACKED
+from posekit.pose.video import write_video
+from posekit.skeleton import SkeletonSequence
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return build_detector("blazepose")
+
+
+def test_tracking_on_generated_clip_with_distractors_and_a_gap(detector) -> None:
+    tc = make_tracking_clip(T=24, hidden=(5, 7), seed=0)
+    boxes, status, _, ncand, _ = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    s = tracking_scores(boxes, status, tc)
+    assert s["id_switches"] == 0 and s["frames_on_distractor"] == 0
+    assert s["recall"] >= 0.95
+    assert max(ncand) >= 2  # distractors were detected: the tracker had a choice to make
+
+
+def test_tracking_when_a_distractor_stands_where_the_hidden_athlete_is_predicted(detector) -> None:
+    tc = make_tracking_clip(T=24, hidden=(12, 14), seed=0)
+    boxes, status, _, _, _ = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    assert tracking_scores(boxes, status, tc)["id_switches"] == 0
+
+
+def test_extract_generated_clip_writes_everything(tmp_path: Path) -> None:
+    tc = make_tracking_clip(T=10, hidden=None, distractors=1, seed=1)
+    video = write_video(tmp_path / "gen.mp4", tc.clip.frames, fps=10)
+    res = extract(
+        video, config=ExtractConfig(progress=False), out=tmp_path / "gen.npz", overlay=tmp_path / "gen_overlay.gif"
+    )
+    seq = SkeletonSequence.load(tmp_path / "gen.npz")
+    assert seq.layout == "mpii16" and seq.num_frames == 10
+    rep = json.loads((tmp_path / "gen.report.json").read_text())
+    for key in (
+        "frames_read",
+        "athlete_found",
+        "track_lost_frames",
+        "cleaning",
+        "mean_confidence",
+        "rotation_used",
+        "seconds",
+    ):
+        assert key in rep
+    assert rep["frames_read"] == 10 and rep["found_fraction"] >= 0.8
+    assert (tmp_path / "gen_overlay.gif").stat().st_size > 1000
+    # keypoints lie on the athlete (inside the pasted photo, with a margin)
+    b = tc.athlete_boxes
+    ok = seq.valid
+    pad = 0.15 * (b[:, 2] - b[:, 0])[:, None]
+    inside = (seq.xy[..., 0] >= b[:, :1] - pad) & (seq.xy[..., 0] <= b[:, 2:3] + pad)
+    assert inside[ok].mean() > 0.9
+    assert res.report["output"] == str(tmp_path / "gen.npz")
+
+
+@pytest.fixture(scope="module")
+def gif_result(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("gif")
+    gif = shared_data / "videos" / "mtl_aqa_diving_sample.gif"
+    return out, extract(gif, config=ExtractConfig(progress=False), out=out / "dive.npz", overlay=out / "dive.gif")
+
+
+def test_real_broadcast_gif_flight(gif_result) -> None:
+    out, res = gif_result
+    st = res.status
+    # handstand take-off, flight (blur, spectators, pan): the box stays on the diver, never lost;
+    # blurred somersault frames the detector misses are carried by the Kalman filter
+    assert all(s != LOST for s in st[:16]) and sum(s == TRACKED for s in st[:16]) >= 8
+    b = res.boxes[:16]
+    c = (b[:, :2] + b[:, 2:]) / 2
+    diag = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    assert (np.linalg.norm(np.diff(c, axis=0), axis=1) < diag[1:]).all()  # no jump to someone else
+    assert ((c[:, 0] > 500 / 4) & (c[:, 0] < 500 * 3 / 4)).all()  # the diver stays mid-frame in this framing
+    assert res.skeleton.valid[:16].mean() > 0.8 and (out / "dive.gif").exists()
+    assert SkeletonSequence.load(out / "dive.npz").num_frames == 21
+
+
+@pytest.mark.xfail(reason="known limitation: after the entry the track coasts through the splash and, in the "
+                   "last frame, takes a low-contrast box right of the entry point instead of ending as lost",
+                   strict=False)
+def test_real_broadcast_gif_ends_lost_after_entry(gif_result) -> None:
+    _, res = gif_result
+    assert all(s == LOST for s in res.status[19:])
+
+
+def test_cli_extract_and_resumable_dataset(tmp_path: Path) -> None:
+    from posekit.cli import main
+
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    for seed in (2, 3):
+        tc = make_tracking_clip(T=3, hidden=None, distractors=0, seed=seed)
+        write_video(vids / f"clip{seed}.mp4", tc.clip.frames, fps=10)
+    (vids / "broken.mp4").write_bytes(b"\x00" * 100)
+    out = tmp_path / "out"
+    assert main(["extract-dataset", "--videos", str(vids), "--out", str(out)]) == 1  # one failure
+    fails = json.loads((out / "failures.json").read_text())
+    assert list(fails) == ["broken"] and "broken.mp4" in fails["broken"]
+    assert (out / "clip2.npz").exists() and (out / "clip3.report.json").exists()
+    before = (out / "clip2.npz").stat().st_mtime_ns
+    main(["extract-dataset", "--videos", str(vids), "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped_done"] == 2 and summary["processed"] == 1
+    assert (out / "clip2.npz").stat().st_mtime_ns == before  # finished clips are not redone
+    assert (
+        main(["extract", str(vids / "clip2.mp4"), "--out", str(tmp_path / "one.npz"), "--first-box", "10,10,5,5"]) == 2
+    )  # a bad box is a clear error
