@@ -56,7 +56,7 @@ def box_diag(box: np.ndarray) -> float:
 @dataclass
 class TrackerConfig:
     gate: float = 0.9  # max corner distance, in predicted-box diagonals (widened by gate_growth per miss)
-    gate_growth: float = 0.25
+    gate_growth: float = 0.1
     max_area_ratio: float = float(
         "inf"
     )  # e.g. 3: a candidate 3x larger or smaller is someone else (off: divers change shape)
