@@ -9,7 +9,8 @@ Interface: ``estimator.estimate(frames, boxes) -> (poses (T, J, 3), info list)``
   several rotations (and mirrored), every run is mapped back to the frame, runs are put in
   left/right agreement with the most confident one, and each joint is the
   visibility-weighted mean of the runs that agree with the per-joint median (a robust
-  consensus, better than keeping the single most confident run). Output in MPII-16.
+  consensus, better than keeping the single most confident run). A second pass framed on
+  the first estimate's own extent adds its runs to the vote (``refine``). Output in MPII-16.
 * :class:`MMPoseEstimator`: an mmpose top-down model (HRNet by default) from a config and a
   checkpoint, batched over crops.
 """
@@ -66,9 +67,10 @@ class BlazePoseEstimator:
         self,
         angles: Sequence[float] = (0, 45, 90, 135, 180, 225, 270, 315),
         hflip: bool = True,
-        context: float = 3.0,
+        context: float = 3.5,
         crop_size: int = 384,
         layout: str = "mpii16",
+        refine: bool = True,
         model=None,
     ):
         from posekit.pose.blazepose import BlazePose
@@ -78,24 +80,36 @@ class BlazePoseEstimator:
         self.hflip = hflip
         self.context = context
         self.crop_size = crop_size
+        self.refine = refine
         self.layout = layout
         self._src = get_layout("blazepose33")
         self._mapping = get_mapping("blazepose33", layout)
 
-    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _runs(self, frame: np.ndarray, box: np.ndarray, runs: list, tags: list) -> None:
         x0, y0, x1, y1 = box[:4]
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         side = max(x1 - x0, y1 - y0, 16.0) * self.context
-        runs, tags = [], []
         for a in self.angles:
             for flip in (False, True) if self.hflip else (False,):
                 lm = self.model.on_crop(frame, cx, cy, side, a, out_size=self.crop_size, hflip=flip)
                 if lm is not None:
                     runs.append(lm)
                     tags.append((a, flip, float(lm[:, 2].mean())))
+
+    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
+        runs: list[np.ndarray] = []
+        tags: list[tuple] = []
+        self._runs(frame, box, runs, tags)
         if not runs:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), {"runs": 0, "rotation": None}
         fused = fuse_runs(runs, self._src.flip_index)
+        if self.refine:
+            from posekit.pose.detect import landmarks_box
+
+            refined = landmarks_box(fused)
+            if refined is not None:  # a second pass framed on the first estimate; all runs vote
+                self._runs(frame, refined, runs, tags)
+                fused = fuse_runs(runs, self._src.flip_index)
         best = max(tags, key=lambda t: t[2])
         pose = self._mapping.apply(fused[None])[0]
         return pose, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
