@@ -34,8 +34,12 @@ from posekit.paths import shared_data
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="first 10 frames only")
-    ap.add_argument("--context", type=float, default=None,
-                    help="crop side / athlete box side for the estimator (default: the estimator's, 3.5)")
+    ap.add_argument(
+        "--context",
+        type=float,
+        default=None,
+        help="crop side / athlete box side for the estimator (default: the estimator's, 3.5)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pckh_finediving.json")
     args = ap.parse_args(argv)
     root = shared_data("finediving", "pose_frames")
@@ -51,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         ann = ann[:10]
     model = BlazePose()
     detector = BlazePoseDetector(model=model)
-    estimator = BlazePoseEstimator(model=model) if args.context is None else BlazePoseEstimator(
-        model=model, context=args.context)
+    estimator = (
+        BlazePoseEstimator(model=model)
+        if args.context is None
+        else BlazePoseEstimator(model=model, context=args.context)
+    )
     true = np.array([a["joints"] for a in ann], np.float64)
     vis = np.array([a["joints_vis"] for a in ann]) > 0
     base, ours = [], []

@@ -21,6 +21,7 @@ torchvision, mmpose or torch_geometric yourself.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -137,6 +138,9 @@ def install_mmcv_ext() -> bool:
         spec = importlib.util.find_spec("mmcv._ext")
         if spec is None:
             stub = types.ModuleType("mmcv._ext")
+            # a spec without a loader: mmengine's mmcv_full_available() (pkgutil.find_loader) reads it as
+            # "mmcv-full is not installed", which is true
+            stub.__spec__ = importlib.machinery.ModuleSpec("mmcv._ext", None)
             stub.__doc__ = "posekit stub for mmcv-lite: pure-torch nms; other ops raise NotImplementedError."
             stub.nms = _mmcv_nms  # type: ignore[attr-defined]
 

@@ -212,3 +212,38 @@ def test_video_roundtrip_and_bad_files(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(VideoReadError, match="no frames"):
         read_clip(tmp_path / "empty")
+
+
+# ---------------------------------------------------------------------- mmpose HRNet backend
+def test_mmpose_metainfo_from_layout() -> None:
+    from posekit.pose.mmpose_meta import dataset_meta
+
+    meta = dataset_meta("mpii16")
+    assert meta["num_keypoints"] == 16
+    assert meta["flip_indices"] == MPII.flip_index.tolist()
+    assert [meta["keypoint_id2name"][i] for i in range(16)] == list(MPII.joints)
+
+
+def test_mmpose_hrnet_estimator_loads_a_checkpoint_and_predicts_16_joints(tmp_path: Path) -> None:
+    import torch
+
+    from posekit import compat
+
+    compat.install()
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+
+    from posekit.paths import REPO_ROOT
+    from posekit.pose.estimate import MMPoseEstimator
+    from posekit.pose.mmpose_meta import dataset_meta
+
+    cfg = REPO_ROOT / "configs" / "pose" / "hrnet_w32_mpii16_256x256.py"
+    model = init_model(Config.fromfile(str(cfg)), None, device="cpu")
+    ckpt = tmp_path / "hrnet.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {"dataset_meta": dataset_meta("mpii16")}}, ckpt)
+    est = MMPoseEstimator(cfg, ckpt, batch_size=2)
+    frames = [np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8) for i in range(3)]
+    poses, info = est.estimate(frames, [np.array([40, 10, 100, 110.0]), None, np.array([30, 20, 90, 100.0])])
+    assert poses.shape == (3, 16, 3) and len(info) == 3
+    assert (poses[1] == 0).all()  # no box, no pose
+    assert np.isfinite(poses).all()

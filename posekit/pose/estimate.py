@@ -133,9 +133,10 @@ class MMPoseEstimator:
     """mmpose top-down model (e.g. HRNet-W32 256x256, MPII-16) from config + checkpoint.
 
     All boxes of a call are pushed through the model in batches of ``batch_size`` crops.
-    The checkpoint must be one of your own (``torch.load(weights_only=False)`` is used, as
-    mmengine checkpoints hold metadata objects); ``init_cfg`` URLs in the config are ignored,
-    nothing is downloaded.
+    The checkpoint comes from a local path and is loaded weights-only when it can be; an
+    mmengine checkpoint (with metadata objects) needs ``weights_only=False``, so give only
+    checkpoints you trust (:func:`load_trusted_checkpoint`). ``init_cfg`` URLs in the config
+    are ignored: nothing is downloaded.
     """
 
     def __init__(
@@ -157,9 +158,22 @@ class MMPoseEstimator:
 
         cfg = Config.fromfile(str(config))
         _strip_init_cfg(cfg.model)
-        self.model = init_model(cfg, str(checkpoint), device=device)
+        self.model = init_model(cfg, None, device=device)
+        ckpt = load_trusted_checkpoint(checkpoint)
+        from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+        _load_checkpoint_to_model(self.model, ckpt, strict=True)
+        meta = (ckpt.get("meta") or {}).get("dataset_meta")
+        if meta:
+            self.model.dataset_meta = meta
         self.batch_size = batch_size
         self.layout = layout
+        head_out = getattr(getattr(self.model, "head", None), "out_channels", None)
+        meta = self.model.dataset_meta or {}
+        if meta.get("num_keypoints") != get_layout(layout).num_joints and head_out == get_layout(layout).num_joints:
+            from posekit.pose.mmpose_meta import dataset_meta
+
+            self.model.dataset_meta = dataset_meta(layout)  # the checkpoint carried none (or COCO's default)
         n = self.model.dataset_meta.get("num_keypoints") if self.model.dataset_meta else None
         if n is not None and n != get_layout(layout).num_joints:
             raise PosekitError(
@@ -196,6 +210,26 @@ class MMPoseEstimator:
                 sc = res.pred_instances.keypoint_scores[0]
                 out[t] = np.concatenate([kp, np.clip(sc, 0, 1)[:, None]], 1)
         return out, [{"runs": 1, "rotation": 0} for _ in frames]
+
+
+def load_trusted_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint: ``weights_only=True`` first; an mmengine checkpoint (which also
+    pickles metadata objects) is then loaded with ``weights_only=False``, which runs code from
+    the file: only give checkpoints you made or trust (posekit's own are)."""
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        warnings.warn(
+            f"{path}: not a weights-only checkpoint; loading it with weights_only=False "
+            "(only do this with checkpoints you trust)",
+            stacklevel=2,
+        )
+        return torch.load(str(path), map_location="cpu", weights_only=False)
 
 
 def _strip_init_cfg(node) -> None:
