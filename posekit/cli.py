@@ -163,6 +163,87 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
 
 
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from annotations_tools import formats
+
+    if args.action == "convert":
+        labels = formats.read_any(args.src, args.layout, args.image_dir)
+        out = formats.write_any(labels, args.dst, args.to)
+        print(f"converted {len(labels)} label(s) to {args.to}: {out if not isinstance(out, list) else args.dst}")
+        return 0
+    if args.action == "validate":
+        from annotations_tools.validate import validate
+
+        rep = validate(args.src, args.layout, args.image_dir)
+        print(rep.to_text())
+        if args.report:
+            from posekit.io import write_json
+
+            write_json(args.report, rep.to_dict())
+        return 0 if rep.ok else 1
+    if args.action == "review":
+        from annotations_tools.review import review
+
+        rep = review(args.src, args.second, threshold=args.threshold, layout=args.layout)
+        print(rep.to_text())
+        if args.report:
+            from posekit.io import write_json
+
+            write_json(args.report, rep.to_dict())
+        return 0
+    if args.action == "sample":
+        from annotations_tools.sample import sample_for_labelling
+        from posekit.datasets import FineDiving
+
+        fd = FineDiving(args.annotations)
+        written = sample_for_labelling(
+            fd.records,
+            args.src,
+            args.dst,
+            per_dive=args.per_dive,
+            stages=args.stages.split(","),
+            stride=args.stride,
+            predict=not args.no_predict,
+        )
+        print(f"wrote {len(written)} frame(s) with LabelMe pseudo-labels to {args.dst}")
+        return 0
+    raise PosekitError(f"unknown annotate action {args.action}")
+
+
+def _cmd_pose_finetune(args: argparse.Namespace) -> int:
+    from posekit.pose.finetune import finetune
+
+    s = finetune(
+        args.data,
+        args.out,
+        init=args.init,
+        arch=args.arch,
+        config=args.config,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        resume=args.resume,
+        pseudo=args.pseudo,
+        device=args.device,
+    )
+    losses = s["losses"]
+    print(
+        f"trained {len(losses)} iteration(s) on {s['train_images']} image(s); loss {losses[0]:.5f} -> {losses[-1]:.5f}"
+        if losses
+        else "no training iteration logged"
+    )
+    if "val_pckh" in s:
+        print(f"validation PCKh@0.5 on {s['val_images']} image(s): {s['val_pckh']['pckh']:.3f}")
+    print(
+        f"checkpoint {s['checkpoint']}\nconfig     {s['config']}\n"
+        f"use it: posekit extract VIDEO --out x.npz --pose mmpose --pose-config {s['config']} "
+        f"--pose-checkpoint {s['checkpoint']}"
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from posekit import demo
 
@@ -199,6 +280,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     _add_model_args(p)
     p.set_defaults(func=_cmd_extract_dataset)
+
+    p = sub.add_parser("annotate", help="keypoint labels: sample frames, convert, validate, review two annotators")
+    p.add_argument("action", choices=["sample", "convert", "validate", "review"])
+    p.add_argument("src", type=Path, help="labels (LabelMe folder, COCO or MPII JSON); for sample: the frames root")
+    p.add_argument("dst", type=Path, nargs="?", help="convert: output (folder for labelme); sample: output folder")
+    p.add_argument("--to", choices=["labelme", "coco", "mpii"], help="convert: target format")
+    p.add_argument("--second", type=Path, help="review: the second annotator's labels")
+    p.add_argument("--threshold", type=float, default=0.5, help="review: flag distances above this (head sizes)")
+    p.add_argument("--layout", default="mpii16")
+    p.add_argument("--image-dir", type=Path, help="folder of the images (default: next to the labels)")
+    p.add_argument("--report", type=Path, help="validate/review: also write the report as JSON")
+    p.add_argument("--annotations", type=Path, help="sample: FineDiving annotation folder")
+    p.add_argument("--per-dive", type=int, default=10, help="sample: clips per dive number")
+    p.add_argument("--stages", default="flight", help="sample: comma-separated stages (takeoff,flight,entry)")
+    p.add_argument("--stride", type=int, default=1, help="sample: keep every n-th frame of the chosen stages")
+    p.add_argument("--no-predict", action="store_true", help="sample: empty labels instead of pseudo-labels")
+    p.set_defaults(func=_cmd_annotate)
+
+    p = sub.add_parser("pose-finetune", help="fine-tune mmpose HRNet on labelled athlete frames (mmengine Runner)")
+    p.add_argument("--data", type=Path, required=True, help="MPII JSON folder (annotations.json + images/) or LabelMe")
+    p.add_argument("--out", type=Path, required=True, help="work folder (checkpoints, config, summary)")
+    p.add_argument("--init", type=Path, help="initial checkpoint (local path); default: from scratch")
+    p.add_argument("--arch", choices=["w32", "w48"], default="w32")
+    p.add_argument("--config", type=Path, help="an mmpose config instead of --arch")
+    p.add_argument("--iters", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--pseudo", type=Path, help="folder of unlabelled frames: add confident predictions, weighted 0.5")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_pose_finetune)
 
     p = sub.add_parser("layouts", help="list skeleton layouts, or show one with its hierarchy")
     p.add_argument("name", nargs="?", help="layout name or YAML path")
