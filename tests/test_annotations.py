@@ -237,3 +237,6 @@ def test_finetune_on_real_frames_then_extract(shared_data: Path, tmp_path: Path)
     # resume continues from the last checkpoint
     s2 = finetune(data, tmp_path / "work", iters=5, batch_size=4, val_fraction=0.1, seed=0, resume=True)
     assert Path(s2["checkpoint"]).name == "iter_5.pth"
+    # a second run in the same process logs into its own folder (mmengine visualizers are singletons)
+    s3 = finetune(data, tmp_path / "other", iters=1, batch_size=2, val_fraction=0.1, seed=1)
+    assert len(s3["losses"]) == 1

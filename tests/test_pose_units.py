@@ -247,3 +247,18 @@ def test_mmpose_hrnet_estimator_loads_a_checkpoint_and_predicts_16_joints(tmp_pa
     assert poses.shape == (3, 16, 3) and len(info) == 3
     assert (poses[1] == 0).all()  # no box, no pose
     assert np.isfinite(poses).all()
+
+
+def test_w48_config_inherits_w32_and_builds() -> None:
+    from posekit import compat
+
+    compat.install()
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+
+    from posekit.paths import REPO_ROOT
+
+    cfg = Config.fromfile(str(REPO_ROOT / "configs" / "pose" / "hrnet_w48_mpii16_256x256.py"))
+    assert cfg.model.backbone.extra.stage4.num_channels == (48, 96, 192, 384)
+    model = init_model(cfg, None, device="cpu")
+    assert model.head.out_channels == 16 and model.head.in_channels == 48

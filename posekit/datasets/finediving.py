@@ -18,13 +18,12 @@ All pickles go through :func:`posekit.io.restricted_pickle_load`. Stage boundari
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from posekit.datasets.records import AQARecord
+from posekit.datasets.records import AnnotationSet, AQARecord
 from posekit.datasets.stages import stage_boundaries, transits_from_labels, valid_transits
 from posekit.errors import AnnotationError
 from posekit.io import restricted_pickle_load
@@ -45,7 +44,7 @@ def _require(rec: dict[str, Any], field: str, path: Path, key: Any) -> Any:
     return rec[field]
 
 
-class FineDiving:
+class FineDiving(AnnotationSet):
     """Reader of the FineDiving annotation pickles."""
 
     def __init__(self, root: str | Path):
@@ -100,30 +99,10 @@ class FineDiving:
                 rec.transits = derived
         self.splits: dict[str, list[Key]] = {}
         for split in ("train", "test"):
-            path = self.root / FILES[split]
-            keys = [(str(k[0]), int(k[1])) for k in restricted_pickle_load(path)]
-            unknown = [k for k in keys if k not in self.records]
-            if unknown:
-                raise AnnotationError(f"{len(unknown)} split key(s) have no annotation, e.g. {unknown[0]!r}", path)
-            self.splits[split] = keys
+            self._load_split(split, self.root / FILES[split], restricted_pickle_load)
 
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, key: Key) -> AQARecord:
-        try:
-            return self.records[(str(key[0]), int(key[1]))]
-        except KeyError:
-            raise KeyError(f"no FineDiving record {key!r}") from None
-
-    def __iter__(self) -> Iterator[AQARecord]:
-        return iter(self.records.values())
-
-    def split(self, name: Literal["train", "test"]) -> list[Key]:
-        return list(self.splits[name])
-
-    def dive_numbers(self) -> dict[Key, str]:
-        return {k: r.dive_number or "" for k, r in self.records.items()}
+    def _key(self, key) -> Key:
+        return (str(key[0]), int(key[1]))
 
     def stage_boundaries(
         self, key: Key, K: int = 3, T: int = 96, k2: Literal["entry", "takeoff"] = "entry"

@@ -7,11 +7,9 @@ difficulty, judge_scores, dive_number, start_frame, end_frame, position, ...}}) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
-from posekit.datasets.records import AQARecord
+from posekit.datasets.records import AnnotationSet, AQARecord
 from posekit.errors import AnnotationError
 from posekit.io import restricted_pickle_load
 
@@ -21,7 +19,7 @@ SPLITS = {"train": "train_split_0.pkl", "test": "test_split_0.pkl"}
 _EXTRA = ("primary_view", "position", "armstand", "rotation_type", "ss_no", "tw_no")
 
 
-class MTLAQA:
+class MTLAQA(AnnotationSet):
     """Reader of the MTL-AQA annotation dict and split 0."""
 
     def __init__(self, root: str | Path):
@@ -48,24 +46,7 @@ class MTLAQA:
             )
         self.splits: dict[str, list[Key]] = {}
         for split, name in SPLITS.items():
-            p = self.root / name
-            keys = [(int(a), int(b)) for a, b in restricted_pickle_load(p)]
-            unknown = [k for k in keys if k not in self.records]
-            if unknown:
-                raise AnnotationError(f"{len(unknown)} split key(s) have no annotation, e.g. {unknown[0]!r}", p)
-            self.splits[split] = keys
+            self._load_split(split, self.root / name, restricted_pickle_load)
 
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, key: Key) -> AQARecord:
-        return self.records[(int(key[0]), int(key[1]))]
-
-    def __iter__(self) -> Iterator[AQARecord]:
-        return iter(self.records.values())
-
-    def split(self, name: Literal["train", "test"]) -> list[Key]:
-        return list(self.splits[name])
-
-    def dive_numbers(self) -> dict[Key, str]:
-        return {k: r.dive_number or "" for k, r in self.records.items()}
+    def _key(self, key) -> Key:
+        return (int(key[0]), int(key[1]))

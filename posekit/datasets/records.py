@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -38,3 +40,44 @@ class AQARecord:
         if self.difficulty in (None, 0):
             return None
         return self.score / float(self.difficulty)
+
+
+class AnnotationSet:
+    """Records keyed by ``(video, idx)`` plus official splits; shared by the dataset readers.
+
+    Subclasses fill :attr:`records` and call :meth:`_load_split`, and define :meth:`_key`
+    (the canonical form of a key).
+    """
+
+    records: dict[Hashable, AQARecord]
+    splits: dict[str, list[Hashable]]
+
+    def _key(self, key: Any) -> Hashable:
+        return key
+
+    def _load_split(self, name: str, path: Path, loader: Callable[[Path], Any]) -> None:
+        from posekit.errors import AnnotationError
+
+        keys = [self._key(k) for k in loader(path)]
+        unknown = [k for k in keys if k not in self.records]
+        if unknown:
+            raise AnnotationError(f"{len(unknown)} split key(s) have no annotation, e.g. {unknown[0]!r}", path)
+        self.splits[name] = keys
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: Any) -> AQARecord:
+        try:
+            return self.records[self._key(key)]
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise KeyError(f"no {type(self).__name__} record {key!r}") from None
+
+    def __iter__(self) -> Iterator[AQARecord]:
+        return iter(self.records.values())
+
+    def split(self, name: Literal["train", "test"]) -> list[Hashable]:
+        return list(self.splits[name])
+
+    def dive_numbers(self) -> dict[Hashable, str]:
+        return {k: r.dive_number or "" for k, r in self.records.items()}

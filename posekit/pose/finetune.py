@@ -3,8 +3,8 @@
 The HP-MCoRe recipe: stock HRNet fails on divers (blur, extreme poses, spectators), so it is
 fine-tuned on labelled athlete frames. Input: a folder with MPII-style labels
 (``annotations.json`` + ``images/``, e.g. the output of ``posekit annotate convert --to mpii``)
-or a LabelMe folder. The labels are split into train / validation (deterministic), written as
-mmpose dataset files (:mod:`posekit.pose.mmpose_dataset`) (metainfo from :mod:`graphs`), and mmengine's ``Runner`` trains
+or a LabelMe folder. The labels are split into train / validation (deterministic), written for
+:mod:`posekit.pose.mmpose_dataset` (metainfo from :mod:`graphs`), and mmengine's ``Runner`` trains
 ``configs/pose/hrnet_w32_mpii16_256x256.py`` (or W48) from a user-given checkpoint or from
 scratch - never from a URL. Resume picks up the latest checkpoint in the work folder.
 Afterwards PCKh@0.5 is measured on the validation split through the extraction pipeline's
@@ -19,6 +19,7 @@ confident predictions on them join the training set with keypoint weight ``pseud
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,13 @@ def build_config(
     cfg.env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork"), dist_cfg=dict(backend="gloo"))
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.log_processor = dict(by_epoch=False, window_size=1)
-    cfg.visualizer = dict(type="PoseLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")], name="visualizer")
+    # a fresh name per run: mmengine keeps visualizers as named singletons, and a second run in the same
+    # process would otherwise log its scalars into the first run's folder
+    cfg.visualizer = dict(
+        type="PoseLocalVisualizer",
+        vis_backends=[dict(type="LocalVisBackend")],
+        name=f"posekit_visualizer_{time.time_ns()}",
+    )
     cfg.log_level = "INFO"
     cfg.load_from = str(init) if init else None
     cfg.resume = False
