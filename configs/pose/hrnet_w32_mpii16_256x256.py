@@ -17,9 +17,7 @@ model = dict(
         extra=dict(
             stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(4,), num_channels=(64,)),
             stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(4, 4), num_channels=(32, 64)),
-            stage3=dict(
-                num_modules=4, num_branches=3, block="BASIC", num_blocks=(4, 4, 4), num_channels=(32, 64, 128)
-            ),
+            stage3=dict(num_modules=4, num_branches=3, block="BASIC", num_blocks=(4, 4, 4), num_channels=(32, 64, 128)),
             stage4=dict(
                 num_modules=3,
                 num_branches=4,
@@ -47,5 +45,6 @@ test_pipeline = [
     dict(type="TopdownAffine", input_size=codec["input_size"]),
     dict(type="PackPoseInputs"),
 ]
-test_dataloader = dict(batch_size=32, num_workers=0, dataset=dict(type="BaseCocoStyleDataset", pipeline=test_pipeline,
-                                                                 test_mode=True))
+test_dataloader = dict(
+    batch_size=32, num_workers=0, dataset=dict(type="BaseCocoStyleDataset", pipeline=test_pipeline, test_mode=True)
+)
