@@ -35,3 +35,7 @@ class LayoutError(_LocatedError):
 
 class UnsafePickleError(PosekitError):
     """A pickle asked for a global outside the allow-list of the restricted unpickler."""
+
+
+class ConfigError(_LocatedError):
+    """A bad config file or option (unknown key, wrong type, impossible combination)."""

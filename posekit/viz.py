@@ -167,3 +167,21 @@ def plot_scatter(pred: np.ndarray, true: np.ndarray, path: str | Path, title: st
     ax.set_ylabel("predicted score")
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
+
+
+def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
+    """Training loss parts and validation SRCC per epoch."""
+    epochs = [h["epoch"] + 1 for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for k in ("loss", "aqa", "ce", "cont"):
+        if all(k in h for h in history):
+            axes[0].plot(epochs, [h[k] for h in history], label=k)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("training loss (eq. 23 and its parts)", fontsize=9)
+    axes[0].legend(fontsize=8)
+    val = [(h["epoch"] + 1, h["val_srcc"]) for h in history if "val_srcc" in h]
+    if val:
+        axes[1].plot(*zip(*val, strict=True), marker="o")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_title("validation SRCC", fontsize=9)
+    return save_figure(fig, path)

@@ -1,0 +1,245 @@
+"""HP-MCoRe: hierarchical pose-guided multi-stage contrastive regression (eq. 1-24).
+
+``encode`` runs everything that depends on one video alone - the encoders (eq. 2-5), the
+procedure segmentation (eq. 6), stage pooling and the pose-guided fusion (eq. 8-11) - so
+at test time each query and each exemplar is encoded once and only the regressor
+(eq. 17-20) runs per pair. ``forward(query, exemplar)`` = ``S_e + CR`` (eq. 19).
+
+Inputs are dicts of tensors (see :mod:`posekit.training.data`): ``pose`` ``(N, C, T, V)``,
+``dynamic`` ``(N, T_c, D_d)``, ``static`` ``(N, T_s, D_s)``, ``boundaries`` ``(N, K - 1)``
+(-1 where unknown), ``target`` (the score, or the execution score with difficulty).
+
+Every part can be switched off from the config for the ablations of HP-MCoRe Tables
+III-IX: ``dve`` / ``sve`` / ``hse``, ``hse_levels``, ``hse_edgeconv``, ``K``, ``fusion``
+and (in the loss) the contrastive loss kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from posekit.models.fusion import FUSION_KINDS, PoseGuidedFusion
+from posekit.models.regression import MultiStageRegressor
+from posekit.models.segmentation import ProcedureSegmentation, boundaries_to_labels_t, monotone_decode, stage_pool
+from posekit.models.skeletal import HierarchicalSkeletalEncoder
+from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
+
+
+@dataclass
+class HPMCoReConfig:
+    """The ``model:`` section of an AQA YAML config."""
+
+    layout: str = "mpii16"
+    in_channels: int = 3
+    dim: int = 64
+    T: int = 96  # model time grid (frames of the resampled clip)
+    dve: bool = True  # dynamic visual encoder
+    sve: bool = True  # static visual encoder
+    hse: bool = True  # hierarchical skeletal encoder
+    dynamic_dim: int | None = None  # inferred from the data when None
+    static_dim: int | None = None
+    hse_levels: list[int] = field(default_factory=lambda: [0, 1, 2])
+    hse_edgeconv: bool = True
+    hse_blocks: int = 2
+    temporal_kernel: int = 5
+    dve_layers: int = 3
+    K: int = 3
+    seg_hidden: int = 64
+    seg_input: str = "auto"  # auto | dynamic | skeleton | static
+    stage_source: str = "predicted"  # predicted | uniform (datasets without stage labels)
+    teacher_forcing: bool = True  # pool training stages on the labelled boundaries
+    tokens: int = 4  # tokens per stage
+    fusion: str = "weighted"
+    fusion_heads: int = 2
+    decoder_layers: int = 2
+    decoder_heads: int = 4
+    mlp_hidden: int = 64
+    dropout: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str | None = None) -> HPMCoReConfig:
+        from posekit.errors import ConfigError
+
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown model option(s) {unknown}; expected some of {sorted(names)}", where, "model")
+        cfg = cls(**d)
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str | None = None) -> None:
+        from posekit.errors import ConfigError
+
+        if not (self.dve or self.sve or self.hse):
+            raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
+        if self.fusion not in FUSION_KINDS:
+            raise ConfigError(f"fusion must be one of {FUSION_KINDS}, got {self.fusion!r}", where, "model.fusion")
+        if self.K < 1:
+            raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
+        if self.stage_source not in ("predicted", "uniform"):
+            raise ConfigError(f"stage_source must be predicted or uniform, got {self.stage_source!r}", where)
+        if self.seg_input not in ("auto", "dynamic", "skeleton", "static"):
+            raise ConfigError(f"seg_input must be auto|dynamic|skeleton|static, got {self.seg_input!r}", where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Encoded:
+    """What :meth:`HPMCoRe.encode` returns for a batch of videos."""
+
+    fused: torch.Tensor | None  # (N, K, L, D) fused (or single-stream) stage tokens
+    static: torch.Tensor | None  # (N, K, L, D)
+    seg_logits: torch.Tensor | None  # (N, T, K)
+    boundaries: torch.Tensor  # (N, K - 1) used for pooling
+    predicted_boundaries: torch.Tensor  # (N, K - 1)
+    joints: torch.Tensor | None  # (N, T, V, D) skeletal joint features
+
+    def stage_features(self) -> dict[str, torch.Tensor]:
+        """Mean of each stage's tokens ``(N, K, D)`` per stream (for the contrastive loss)."""
+        out = {}
+        if self.fused is not None:
+            out["fused"] = self.fused.mean(dim=2)
+        if self.static is not None:
+            out["static"] = self.static.mean(dim=2)
+        return out
+
+    def index(self, idx: torch.Tensor) -> Encoded:
+        pick = lambda x: None if x is None else x[idx]  # noqa: E731
+        return Encoded(
+            pick(self.fused),
+            pick(self.static),
+            pick(self.seg_logits),
+            self.boundaries[idx],
+            self.predicted_boundaries[idx],
+            pick(self.joints),
+        )
+
+
+def uniform_boundaries(N: int, T: int, K: int, device: torch.device | None = None) -> torch.Tensor:
+    """``K`` stages of (nearly) equal length."""
+    b = torch.tensor([round((k + 1) * T / K) - 1 for k in range(K - 1)], dtype=torch.long, device=device)
+    return b.expand(N, K - 1).clone()
+
+
+class HPMCoRe(nn.Module):
+    def __init__(self, cfg: HPMCoReConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        D = cfg.dim
+        if cfg.dve and not cfg.dynamic_dim:
+            raise ValueError("dve is on but dynamic_dim is unknown (set it or let the trainer infer it)")
+        if cfg.sve and not cfg.static_dim:
+            raise ValueError("sve is on but static_dim is unknown (set it or let the trainer infer it)")
+        self.hse = (
+            HierarchicalSkeletalEncoder(
+                cfg.in_channels, D, cfg.layout, cfg.hse_levels, cfg.hse_edgeconv, cfg.hse_blocks, cfg.temporal_kernel
+            )
+            if cfg.hse
+            else None
+        )
+        self.dve = DynamicVisualEncoder(cfg.dynamic_dim, D, cfg.dve_layers) if cfg.dve else None
+        self.sve = StaticVisualEncoder(cfg.static_dim, D) if cfg.sve else None
+        self.seg_input = self._seg_input()
+        self.segmenter = (
+            ProcedureSegmentation(D, cfg.K, cfg.seg_hidden) if cfg.K > 1 and cfg.stage_source == "predicted" else None
+        )
+        has_fused = cfg.dve or cfg.hse
+        fusion_kind = cfg.fusion if (cfg.dve and cfg.hse) else "self"
+        self.fusion = PoseGuidedFusion(D, cfg.fusion_heads, fusion_kind) if has_fused else None
+        self.regressor = MultiStageRegressor(
+            D, cfg.K, has_fused, cfg.sve, cfg.decoder_layers, cfg.decoder_heads, cfg.mlp_hidden, cfg.dropout
+        )
+        self.register_buffer("score_scale", torch.ones(()))
+
+    def _seg_input(self) -> str:
+        c = self.cfg
+        if c.seg_input != "auto":
+            if not {"dynamic": c.dve, "skeleton": c.hse, "static": c.sve}[c.seg_input]:
+                raise ValueError(f"seg_input={c.seg_input} but that stream is switched off")
+            return c.seg_input
+        return "dynamic" if c.dve else ("skeleton" if c.hse else "static")
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, batch: dict[str, torch.Tensor], use_labels: bool = False) -> Encoded:
+        c = self.cfg
+        T = c.T
+        streams: dict[str, torch.Tensor] = {}
+        joints = None
+        if self.hse is not None:
+            joints, streams["skeleton"] = self.hse(batch["pose"])
+        if self.dve is not None:
+            streams["dynamic"] = self.dve(batch["dynamic"], T)
+        if self.sve is not None:
+            streams["static"] = self.sve(batch["static"], T)
+        N = next(iter(streams.values())).shape[0]
+        device = next(iter(streams.values())).device
+        seg_logits = None
+        if c.K == 1:
+            pred_b = torch.zeros(N, 0, dtype=torch.long, device=device)
+        elif c.stage_source == "uniform":
+            pred_b = uniform_boundaries(N, T, c.K, device)
+        else:
+            seg_logits = self.segmenter(streams[self.seg_input])
+            pred_b = monotone_decode(seg_logits).to(device)
+        b = pred_b
+        if use_labels and c.teacher_forcing and c.K > 1 and "boundaries" in batch:
+            gt = batch["boundaries"].to(device)
+            if gt.shape != (N, c.K - 1):
+                raise ValueError(
+                    f"boundaries of shape {tuple(gt.shape)} given for K = {c.K} stages; expected ({N}, {c.K - 1})"
+                )
+            known = (gt >= 0).all(dim=1, keepdim=True)
+            fallback = uniform_boundaries(N, T, c.K, device) if c.stage_source == "uniform" else pred_b
+            b = torch.where(known, gt, fallback)
+        pooled = {k: stage_pool(v, b, c.tokens) for k, v in streams.items()}  # (N, K, L, D)
+        fused = None
+        if self.fusion is not None:
+            main = pooled.get("dynamic", pooled.get("skeleton"))
+            other = pooled.get("skeleton") if "dynamic" in pooled else None
+            K, L, D = main.shape[1:]
+            fused = self.fusion(
+                main.reshape(N * K, L, D), None if other is None else other.reshape(N * K, L, D)
+            ).reshape(N, K, L, D)
+        return Encoded(fused, pooled.get("static"), seg_logits, b, pred_b, joints)
+
+    # ------------------------------------------------------------------ regress
+    def relative(self, q: Encoded, e: Encoded) -> torch.Tensor:
+        """Per-stage relative scores ``(N, K)`` in score units (eq. 20 terms)."""
+        return self.regressor(q.fused, e.fused, q.static, e.static) * self.score_scale
+
+    def forward(
+        self, query: dict[str, torch.Tensor], exemplar: dict[str, torch.Tensor], use_labels: bool = True
+    ) -> dict[str, Any]:
+        q = self.encode(query, use_labels=use_labels)
+        e = self.encode(exemplar, use_labels=use_labels)
+        stage_delta = self.relative(q, e)
+        pred = exemplar["target"].to(stage_delta) + stage_delta.sum(dim=1)  # eq. 19
+        return {"pred": pred, "stage_delta": stage_delta, "query": q, "exemplar": e}
+
+    @torch.no_grad()
+    def vote(self, q: Encoded, exemplars: list[Encoded], exemplar_targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eq. 24 for one batch of queries: ``exemplars[m]`` is the m-th exemplar of every
+        query (encoded), ``exemplar_targets`` ``(N, M)``. Returns the mean prediction ``(N,)``,
+        every exemplar's estimate ``(N, M)`` and the mean per-stage deltas ``(N, K)``."""
+        preds, deltas = [], []
+        for m, e in enumerate(exemplars):
+            d = self.relative(q, e)
+            deltas.append(d)
+            preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
+        P = torch.stack(preds, dim=1)
+        return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
+
+
+def segmentation_labels(boundaries: torch.Tensor, T: int) -> torch.Tensor:
+    """Per-frame stage labels for eq. 7; rows with unknown boundaries become -1 (ignored)."""
+    labels = boundaries_to_labels_t(boundaries.clamp(min=0), T)
+    known = (boundaries >= 0).all(dim=1, keepdim=True)
+    return torch.where(known, labels, torch.full_like(labels, -1))

@@ -1,0 +1,138 @@
+"""AQA training configs (YAML).
+
+A config has four sections - ``data``, ``model`` (:class:`HPMCoReConfig`), ``loss`` and
+``train`` - and may start from others with ``_base_: [relative/path.yaml, ...]`` (merged in
+order, then this file on top, dicts merged key by key, like mmengine's Python configs).
+``posekit train CONFIG --set train.epochs=3 model.dim=32`` overrides single values (parsed
+as YAML scalars). Unknown sections or keys are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from posekit.errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "work_dir": None,
+    "data": {
+        "kind": "synthetic",  # synthetic | finediving | mtl_aqa | generic | speed_climbing
+        "root": None,
+        "T": 96,
+        "K": 3,
+        "layout": "mpii16",
+        "center": "frame",  # skeleton normalisation: per-frame or per-sequence root
+        "pose_dir": "pose",
+        "dynamic_dir": "features/dynamic",  # null: no dynamic features
+        "static_dir": "features/static",
+        "val_fraction": 0.15,
+        "use_dn": True,  # exemplars of the same dive number
+        "use_difficulty": False,  # regress execution = score / DD, multiply back
+        "synthetic": {"n_train": 240, "n_test": 80, "T": None, "feature_dim": 64, "num_clips": 9, "seed": 0},
+        "max_items": None,  # cap per split, for smoke runs
+    },
+    "model": {},
+    "loss": {"aqa": 1.0, "ce": 1.0, "cont": 1.0, "cont_kind": "stage", "tau": 0.5},
+    "train": {
+        "epochs": 20,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "optimizer": "adam",  # adam | adamw | sgd
+        "scheduler": "cosine",  # cosine | step | none
+        "step_size": 10,
+        "gamma": 0.5,
+        "exemplars": 10,  # M for multi-exemplar voting at test time
+        "val_exemplars": 5,
+        "eval_every": 1,
+        "num_threads": None,
+        "progress": True,
+    },
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"_base_ cycle: {' -> '.join(map(str, (*seen, path)))}", path, "_base_")
+    if not path.exists():
+        raise ConfigError("config file not found", path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping at the top level, got {type(raw).__name__}", path)
+    bases = raw.pop("_base_", [])
+    bases = [bases] if isinstance(bases, str) else bases
+    merged: dict[str, Any] = {}
+    for b in bases:
+        merged = _merge(merged, _read(path.parent / b, (*seen, path)))
+    return _merge(merged, raw)
+
+
+def _check_keys(cfg: dict[str, Any], ref: dict[str, Any], where: Path | None, prefix: str = "") -> None:
+    for k, v in cfg.items():
+        name = f"{prefix}{k}"
+        if k not in ref:
+            if prefix == "model.":
+                continue  # checked by HPMCoReConfig.from_dict
+            raise ConfigError(f"unknown option '{name}'; expected one of {sorted(ref)}", where, name)
+        if isinstance(ref[k], dict) and ref[k] and isinstance(v, dict):
+            _check_keys(v, ref[k], where, f"{name}.")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. train.epochs=3)", field="--set")
+    key, value = item.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Defaults <- ``_base_`` files <- ``path`` <- ``overrides``; validated."""
+    src = Path(path) if path is not None else None
+    user = _read(src) if src is not None else {}
+    for item in overrides or []:
+        keys, value = parse_override(item)
+        node = user
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: '{k}' is not a section", src, item)
+        node[keys[-1]] = value
+    _check_keys(user, DEFAULTS, src)
+    cfg = _merge(DEFAULTS, user)
+    cfg["_source"] = str(src) if src else None
+    from posekit.models.hpmcore import HPMCoReConfig
+
+    HPMCoReConfig.from_dict(model_section(cfg), str(src) if src else None)
+    return cfg
+
+
+def model_section(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model options with ``T``, ``K`` and the layout taken from ``data`` unless set."""
+    m = dict(cfg.get("model") or {})
+    m.setdefault("T", cfg["data"]["T"])
+    m.setdefault("K", cfg["data"]["K"])
+    m.setdefault("layout", cfg["data"]["layout"])
+    return m
+
+
+def dump_config(cfg: dict[str, Any]) -> str:
+    return yaml.safe_dump({k: v for k, v in cfg.items() if not k.startswith("_")}, sort_keys=False)

@@ -1,0 +1,370 @@
+"""Training data: every dataset kind becomes a list of :class:`AQAItem` on one time grid.
+
+An item holds the normalised skeleton ``(C, T, V)`` (resampled to ``T`` frames, centred on
+the root and scaled by the torso, :meth:`SkeletonSequence.normalise`), the precomputed RGB
+features when configured, the ``K - 1`` stage boundaries on the same grid (-1 when the
+dataset has no stage labels), the score, the difficulty and the group (dive number).
+
+Dataset kinds (``data.kind``):
+
+* ``synthetic`` - :mod:`posekit.synthetic` (the embedded default: no files needed).
+* ``finediving`` - the FineDiving layout ``root/annotations/*.pkl`` (official split),
+  ``root/<pose_dir>/<video>/<idx>.npz``, ``root/<dynamic_dir>/<video>/<idx>.npy`` (``(T_c, D)``),
+  ``root/<static_dir>/<video>/<idx>.npy`` (``(T_s, D)``). Stage boundaries come from the
+  fine-grained step transitions (:mod:`posekit.datasets.stages`).
+* ``mtl_aqa`` - ``root/annotations`` holds the MTL-AQA pickles; the same pose / feature
+  layout with ``<video>`` written as two digits (``01/12.npz``). No stage labels.
+* ``generic`` - :class:`SkeletonFolderDataset` (``labels.csv``); test split drawn with
+  ``data.test_fraction``.
+* ``speed_climbing`` - SPEED21 (``root/skeletons``); the target is the official time; the
+  test split holds out whole climbers.
+
+Bad data fails early with the file and the problem: a missing clip, a feature of the
+wrong shape, NaN or inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from posekit.datasets.exemplars import ExemplarSampler, stable_hash
+from posekit.errors import AnnotationError, ConfigError, SkeletonFormatError
+from posekit.skeleton import SkeletonSequence
+
+
+@dataclass
+class AQAItem:
+    key: Hashable
+    pose: np.ndarray  # (C, T, V) float32
+    dynamic: np.ndarray | None
+    static: np.ndarray | None
+    boundaries: np.ndarray  # (K - 1,) int64, -1 unknown
+    score: float
+    difficulty: float
+    group: str | None = None
+    source: str | None = None
+
+    def target(self, use_difficulty: bool) -> float:
+        return self.score / self.difficulty if use_difficulty else self.score
+
+
+@dataclass
+class AQASplits:
+    train: list[AQAItem]
+    val: list[AQAItem]
+    test: list[AQAItem]
+    info: dict[str, Any]
+
+    def all(self) -> list[AQAItem]:
+        return [*self.train, *self.val, *self.test]
+
+
+def prepare_skeleton(seq: SkeletonSequence, T: int, center: str = "frame") -> np.ndarray:
+    """Resample to ``T`` frames, normalise, return ``(3, T, V)`` float32."""
+    s = seq.resample(T).normalise(center=center)  # type: ignore[arg-type]
+    return np.ascontiguousarray(s.data.transpose(2, 0, 1)).astype(np.float32)
+
+
+def load_feature(path: Path, what: str, key: Any) -> np.ndarray:
+    if not path.exists():
+        raise AnnotationError(f"no {what} features for clip {key!r} (expected a .npy file)", path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise AnnotationError(f"cannot read {what} features: {exc}", path) from None
+    if arr.ndim not in (2, 4):
+        raise AnnotationError(f"{what} features must be (T, D) or (T, D, h, w), got shape {arr.shape}", path)
+    if not np.isfinite(arr).all():
+        raise AnnotationError(f"{what} features contain NaN or inf", path)
+    return arr.astype(np.float32)
+
+
+def _check_consistent(items: list[AQAItem], where: str) -> None:
+    for attr in ("pose", "dynamic", "static"):
+        shapes = {}
+        for it in items:
+            a = getattr(it, attr)
+            if a is not None:
+                shapes.setdefault(a.shape if attr == "pose" else a.shape[1:], it)
+        if len(shapes) > 1:
+            (s1, i1), (s2, i2) = list(shapes.items())[:2]
+            raise AnnotationError(
+                f"{attr} shapes differ between clips: {i1.key!r} {s1} vs {i2.key!r} {s2} "
+                f"({attr} must have the same feature size in every clip)",
+                i2.source or where,
+                attr,
+            )
+
+
+def _split_by_group(keys: list[Hashable], groups: dict[Hashable, Any], frac: float, seed: int) -> set[Hashable]:
+    """Keys of a held-out part holding ``~frac`` of the groups (stable across runs)."""
+    uniq = sorted({groups[k] for k in keys}, key=repr)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(uniq))
+    n = max(1, int(round(frac * len(uniq))))
+    held = {uniq[i] for i in order[:n]}
+    return {k for k in keys if groups[k] in held}
+
+
+def carve_val(train: list[AQAItem], frac: float, seed: int) -> tuple[list[AQAItem], list[AQAItem]]:
+    """A validation split carved from train (model selection never sees the test split)."""
+    if frac <= 0:
+        return train, []
+    order = sorted(train, key=lambda it: (stable_hash((seed, it.key)), repr(it.key)))
+    n_val = max(1, int(round(frac * len(train))))
+    if len(train) - n_val < 2:
+        raise ConfigError(f"val_fraction {frac} leaves {len(train) - n_val} training clips", field="data.val_fraction")
+    val_keys = {it.key for it in order[:n_val]}
+    return [it for it in train if it.key not in val_keys], [it for it in train if it.key in val_keys]
+
+
+# ---------------------------------------------------------------------- loaders
+def _synthetic(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    from posekit.synthetic import DiveGenerator
+
+    if K not in (1, 2, 3):
+        raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
+    s = d["synthetic"]
+    T = int(s.get("T") or d["T"])
+    gen = DiveGenerator(T=T, num_clips=s["num_clips"], static_dim=s["feature_dim"], dynamic_dim=s["feature_dim"])
+
+    def conv(dives: list) -> list[AQAItem]:
+        out = []
+        for dv in dives:
+            b = dv.boundaries if K == 3 else (dv.boundaries[1:] if K == 2 else dv.boundaries[:0])
+            out.append(
+                AQAItem(
+                    key=dv.key,
+                    pose=prepare_skeleton(dv.skeleton, d["T"], d["center"]),
+                    dynamic=dv.dynamic if d.get("dynamic_dir") else None,
+                    static=dv.static if d.get("static_dir") else None,
+                    boundaries=np.round(b * (d["T"] - 1) / max(1, T - 1)).astype(np.int64),
+                    score=dv.score,
+                    difficulty=dv.difficulty,
+                    group=dv.dive_number,
+                    source=f"synthetic seed {s['seed']}",
+                )
+            )
+        return out
+
+    train = conv(gen.dataset(int(s["n_train"]), seed=int(s["seed"]), split="train"))
+    test = conv(gen.dataset(int(s["n_test"]), seed=int(s["seed"]) + 10_000, split="test"))
+    return train, test, {"kind": "synthetic", "generator_T": T}
+
+
+def _layout_items(
+    d: dict[str, Any], root: Path, ann: Any, keys: list[Hashable], K: int, fmt: Any, boundaries: Any
+) -> list[AQAItem]:
+    items = []
+    from tqdm import tqdm
+
+    for key in tqdm(keys, desc="loading clips", leave=False, disable=len(keys) < 200):
+        rec = ann[key]
+        rel = fmt(key)
+        pose_path = root / d["pose_dir"] / f"{rel}.npz"
+        if not pose_path.exists():
+            raise AnnotationError(
+                f"no skeleton for clip {key!r} (run `posekit extract-dataset` first)", pose_path, "pose"
+            )
+        seq = SkeletonSequence.load(pose_path)
+        if seq.layout != d["layout"]:
+            raise SkeletonFormatError(f"layout {seq.layout}, the config expects {d['layout']}", pose_path, "layout")
+        dyn = load_feature(root / d["dynamic_dir"] / f"{rel}.npy", "dynamic", key) if d.get("dynamic_dir") else None
+        st = load_feature(root / d["static_dir"] / f"{rel}.npy", "static", key) if d.get("static_dir") else None
+        b = boundaries(key) if K > 1 else np.zeros(0, np.int64)
+        diff = rec.difficulty if rec.difficulty else 1.0
+        items.append(
+            AQAItem(
+                key,
+                prepare_skeleton(seq, d["T"], d["center"]),
+                dyn,
+                st,
+                b,
+                rec.score,
+                diff,
+                rec.dive_number,
+                str(pose_path),
+            )
+        )
+    return items
+
+
+def _finediving(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    from posekit.datasets.finediving import FineDiving
+
+    root = Path(d["root"])
+    fd = FineDiving(root / "annotations")
+    fmt = lambda k: f"{k[0]}/{k[1]}"  # noqa: E731
+    bnd = lambda k: fd.stage_boundaries(k, K=K, T=d["T"])  # noqa: E731
+    tr = _layout_items(d, root, fd, fd.split("train"), K, fmt, bnd)
+    te = _layout_items(d, root, fd, fd.split("test"), K, fmt, bnd)
+    return tr, te, {"kind": "finediving", "root": str(root), "invalid_transits": len(fd.issues)}
+
+
+def _mtl_aqa(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    from posekit.datasets.mtl_aqa import MTLAQA
+
+    root = Path(d["root"])
+    ds = MTLAQA(root / "annotations")
+    fmt = lambda k: f"{k[0]:02d}/{k[1]}"  # noqa: E731
+    none = lambda k: np.full(K - 1, -1, np.int64)  # noqa: E731
+    tr = _layout_items(d, root, ds, ds.split("train"), K, fmt, none)
+    te = _layout_items(d, root, ds, ds.split("test"), K, fmt, none)
+    return tr, te, {"kind": "mtl_aqa", "root": str(root)}
+
+
+def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    from posekit.datasets.generic import SkeletonFolderDataset
+
+    ds = SkeletonFolderDataset(d["root"])
+    items = []
+    for sample in ds:
+        rec, seq = sample.record, sample.skeleton
+        if sample.boundaries is not None and K > 1:
+            if len(sample.boundaries) != K - 1:
+                raise AnnotationError(
+                    f"{rec.key}: {len(sample.boundaries)} boundaries, K = {K} needs {K - 1}",
+                    ds.labels_path,
+                    "boundaries",
+                )
+            b = np.round(sample.boundaries * (d["T"] - 1) / max(1, seq.num_frames - 1)).astype(np.int64)
+        else:
+            b = np.full(max(0, K - 1), -1, np.int64)
+        items.append(
+            AQAItem(
+                rec.key,
+                prepare_skeleton(seq, d["T"], d["center"]),
+                None,
+                None,
+                b,
+                rec.score,
+                rec.difficulty or 1.0,
+                rec.dive_number,
+                seq.path,
+            )
+        )
+    held = _split_by_group(
+        [it.key for it in items], {it.key: it.key for it in items}, d.get("test_fraction", 0.2), seed
+    )
+    return [it for it in items if it.key not in held], [it for it in items if it.key in held], {"kind": "generic"}
+
+
+def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    from posekit.datasets.speed_climbing import SpeedClimbing
+
+    sc = SpeedClimbing(d["root"])
+    climbers = sc.climbers()
+    items = [
+        AQAItem(
+            r,
+            prepare_skeleton(sc.load(r), d["T"], d["center"]),
+            None,
+            None,
+            np.full(max(0, K - 1), -1, np.int64),
+            sc.runs[r].time_sec,
+            1.0,
+            str(climbers[r]),
+            str(sc.root / "skeletons" / f"{r}.data"),
+        )
+        for r in sc.run_ids()
+    ]
+    held = _split_by_group(
+        [it.key for it in items], {it.key: climbers[it.key] for it in items}, d.get("test_fraction", 0.2), seed
+    )
+    return (
+        [it for it in items if it.key not in held],
+        [it for it in items if it.key in held],
+        {"kind": "speed_climbing"},
+    )
+
+
+def build_splits(cfg: dict[str, Any]) -> AQASplits:
+    d, seed = cfg["data"], int(cfg["seed"])
+    K = int(cfg["data"]["K"])
+    kind = d["kind"]
+    if kind != "synthetic" and not d.get("root"):
+        raise ConfigError(f"data.kind={kind} needs data.root", cfg.get("_source"), "data.root")
+    if kind == "synthetic":
+        train, test, info = _synthetic(d, K)
+    elif kind == "finediving":
+        train, test, info = _finediving(d, K)
+    elif kind == "mtl_aqa":
+        train, test, info = _mtl_aqa(d, K)
+    elif kind == "generic":
+        train, test, info = _generic(d, K, seed)
+    elif kind == "speed_climbing":
+        train, test, info = _speed_climbing(d, K, seed)
+    else:
+        raise ConfigError(
+            f"unknown data.kind {kind!r}; expected synthetic|finediving|mtl_aqa|generic|speed_climbing",
+            cfg.get("_source"),
+            "data.kind",
+        )
+    if d.get("max_items"):
+        train, test = train[: int(d["max_items"])], test[: int(d["max_items"])]
+    _check_consistent(train + test, str(d.get("root")))
+    train, val = carve_val(train, float(d["val_fraction"]), seed)
+    if d["use_difficulty"] and any(it.difficulty <= 0 for it in train + val + test):
+        raise ConfigError("use_difficulty needs a positive difficulty for every clip", cfg.get("_source"), "data")
+    info.update(n_train=len(train), n_val=len(val), n_test=len(test))
+    return AQASplits(train, val, test, info)
+
+
+# ---------------------------------------------------------------------- torch side
+def item_tensors(it: AQAItem, use_difficulty: bool) -> dict[str, torch.Tensor]:
+    out = {
+        "pose": torch.from_numpy(it.pose),
+        "boundaries": torch.from_numpy(it.boundaries),
+        "target": torch.tensor(it.target(use_difficulty), dtype=torch.float32),
+        "difficulty": torch.tensor(it.difficulty, dtype=torch.float32),
+    }
+    if it.dynamic is not None:
+        out["dynamic"] = torch.from_numpy(it.dynamic)
+    if it.static is not None:
+        out["static"] = torch.from_numpy(it.static)
+    return out
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def collate_pairs(pairs: list[tuple[dict, dict]]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    return collate([p[0] for p in pairs]), collate([p[1] for p in pairs])
+
+
+class PairDataset(Dataset):
+    """Training pairs (query, exemplar); the exemplar depends on ``(seed, key, epoch)`` only."""
+
+    def __init__(self, items: list[AQAItem], sampler: ExemplarSampler, use_dn: bool, use_difficulty: bool):
+        self.items = items
+        self.by_key = {it.key: it for it in items}
+        self.sampler, self.use_dn, self.use_difficulty = sampler, use_dn, use_difficulty
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        q = self.items[i]
+        e = self.by_key[self.sampler.train_exemplar(q.key, self.epoch, self.use_dn)]
+        return item_tensors(q, self.use_difficulty), item_tensors(e, self.use_difficulty)
+
+
+def infer_dims(items: list[AQAItem]) -> dict[str, int | None]:
+    it = items[0]
+    return {
+        "in_channels": int(it.pose.shape[0]),
+        "dynamic_dim": None if it.dynamic is None else int(it.dynamic.shape[1]),
+        "static_dim": None if it.static is None else int(it.static.shape[1]),
+    }

@@ -1,0 +1,486 @@
+"""``posekit train`` / ``posekit evaluate``: the training loop of HP-MCoRe (eq. 23-24).
+
+* Seeded; optimizer and scheduler from the config; a progress bar per epoch.
+* Every ``eval_every`` epochs the model is evaluated on a validation split carved from the
+  training split (never the test split), with multi-exemplar voting (eq. 24) over
+  ``val_exemplars`` training exemplars; the best epoch by validation SRCC is kept as
+  ``best.pth``. ``last.pth`` holds everything needed to resume (``--resume``).
+* At the end the best model is evaluated on the test split with ``exemplars`` (M = 10)
+  exemplars: ``predictions.csv``, ``metrics.json`` (SRCC, R-l2 x100, MSE, AIoU@0.5/0.75),
+  ``history.json`` and plots (predicted vs true, stage timelines, training curves).
+* DDP: started with ``torchrun --nproc_per_node N -m posekit.cli train CONFIG``, the same
+  code runs one process per rank (gloo on CPU, nccl on GPU). ``train.batch_size`` is the
+  global batch; each rank takes its share of every batch (``DistributedSampler`` with the
+  same seed in one process as in N), gradients are averaged, rank 0 evaluates and writes.
+  The encoders use GroupNorm, not BatchNorm, so N processes compute what one does.
+* Every file is written atomically (temp file, then rename).
+
+Loss (eq. 23): ``L = w_aqa L_aqa + w_ce L_ce + w_cont L_cont`` with ``L_aqa`` the MSE of the
+score in units of the training score spread (eq. 21), ``L_ce`` the segmentation
+cross-entropy of query and exemplar (eq. 7) and ``L_cont`` the contrastive loss of the fused
+and static stage features (eq. 16, or the ablation kinds).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+
+from posekit.datasets.exemplars import ExemplarSampler
+from posekit.errors import ConfigError
+from posekit.io import atomic_write, atomic_write_text, write_json
+from posekit.metrics import aiou, score_metrics
+from posekit.models.hpmcore import Encoded, HPMCoRe, HPMCoReConfig, segmentation_labels
+from posekit.models.losses import contrastive_loss
+from posekit.training.config import dump_config, model_section
+from posekit.training.data import (
+    AQAItem,
+    AQASplits,
+    PairDataset,
+    build_splits,
+    collate,
+    collate_pairs,
+    infer_dims,
+    item_tensors,
+)
+
+
+# ---------------------------------------------------------------------- setup
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - third-party code may draw from the global state
+    torch.manual_seed(seed)
+
+
+def dist_info() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> bool:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def pick_device(cfg: dict[str, Any]) -> torch.device:
+    want = cfg["train"].get("device", "auto")
+    if want == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return torch.device(want)
+
+
+def build_model(cfg: dict[str, Any], splits: AQASplits) -> HPMCoRe:
+    """The model of the config, its input sizes inferred from the data where not set."""
+    m = model_section(cfg)
+    dims = infer_dims(splits.train)
+    m.setdefault("in_channels", dims["in_channels"])
+    for stream, flag in (("dynamic_dim", "dve"), ("static_dim", "sve")):
+        if m.get(flag, True) and not m.get(stream):
+            if dims[stream] is None:
+                raise ConfigError(
+                    f"model.{flag} is on but the data has no {stream.split('_')[0]} features "
+                    f"(set data.{stream.split('_')[0]}_dir or model.{flag}: false)",
+                    cfg.get("_source"),
+                    f"model.{flag}",
+                )
+            m[stream] = dims[stream]
+    mc = HPMCoReConfig.from_dict(m, cfg.get("_source"))
+    model = HPMCoRe(mc)
+    targets = np.array([it.target(cfg["data"]["use_difficulty"]) for it in splits.train])
+    model.score_scale.fill_(float(max(targets.std(), 1e-3)))
+    return model
+
+
+def make_optimizer(cfg: dict[str, Any], model: torch.nn.Module):
+    t = cfg["train"]
+    params = [p for p in model.parameters() if p.requires_grad]
+    if t["optimizer"] == "adam":
+        opt = torch.optim.Adam(params, lr=t["lr"], weight_decay=t["weight_decay"])
+    elif t["optimizer"] == "adamw":
+        opt = torch.optim.AdamW(params, lr=t["lr"], weight_decay=t["weight_decay"])
+    elif t["optimizer"] == "sgd":
+        opt = torch.optim.SGD(params, lr=t["lr"], momentum=0.9, weight_decay=t["weight_decay"])
+    else:
+        raise ConfigError(f"train.optimizer must be adam|adamw|sgd, got {t['optimizer']!r}", cfg.get("_source"))
+    if t["scheduler"] == "cosine":
+        sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, t["epochs"]))
+    elif t["scheduler"] == "step":
+        sch = torch.optim.lr_scheduler.StepLR(opt, step_size=t["step_size"], gamma=t["gamma"])
+    elif t["scheduler"] == "none":
+        sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda _e: 1.0)
+    else:
+        raise ConfigError(f"train.scheduler must be cosine|step|none, got {t['scheduler']!r}", cfg.get("_source"))
+    return opt, sch
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+# ---------------------------------------------------------------------- loss
+def compute_loss(
+    model: HPMCoRe, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 23 with the weights of ``cfg['loss']``."""
+    w = cfg["loss"]
+    scale = model.score_scale
+    l_aqa = torch.mean(((out["pred"] - q["target"]) / scale) ** 2)  # eq. 21
+    l_ce = out["pred"].new_zeros(())
+    qe: Encoded = out["query"]
+    ee: Encoded = out["exemplar"]
+    if model.segmenter is not None and qe.seg_logits is not None:
+        T = qe.seg_logits.shape[1]
+        for enc, b in ((qe, q["boundaries"]), (ee, e["boundaries"])):
+            l_ce = l_ce + model.segmenter.loss(enc.seg_logits, segmentation_labels(b, T))  # eq. 7
+    l_cont = out["pred"].new_zeros(())
+    if w["cont"] and w["cont_kind"] != "none":
+        fq, fe = qe.stage_features(), ee.stage_features()
+        for s in fq:
+            l_cont = l_cont + contrastive_loss(w["cont_kind"], fq[s], fe[s], w["tau"])  # eq. 16
+    total = w["aqa"] * l_aqa + w["ce"] * l_ce + w["cont"] * l_cont
+    parts = {"loss": total, "aqa": l_aqa, "ce": l_ce, "cont": l_cont}
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+# ---------------------------------------------------------------------- evaluation
+def _cat(encs: list[Encoded]) -> Encoded:
+    cat = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
+    return Encoded(
+        cat([x.fused for x in encs]),
+        cat([x.static for x in encs]),
+        cat([x.seg_logits for x in encs]),
+        torch.cat([x.boundaries for x in encs]),
+        torch.cat([x.predicted_boundaries for x in encs]),
+        None,
+    )
+
+
+@torch.no_grad()
+def encode_items(
+    model: HPMCoRe, items: list[AQAItem], device: torch.device, use_difficulty: bool, batch_size: int = 32
+) -> Encoded:
+    """Encode every item once (eq. 2-11); joint features are dropped to save memory."""
+    out = []
+    for i in range(0, len(items), batch_size):
+        batch = _to(collate([item_tensors(it, use_difficulty) for it in items[i : i + batch_size]]), device)
+        enc = model.encode(batch, use_labels=False)
+        enc.joints = None
+        out.append(enc)
+    return _cat(out)
+
+
+@torch.no_grad()
+def evaluate_items(
+    model: HPMCoRe,
+    queries: list[AQAItem],
+    pool: list[AQAItem],
+    cfg: dict[str, Any],
+    M: int,
+    device: torch.device | None = None,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Multi-exemplar voting (eq. 24) for every query against ``M`` exemplars from ``pool``."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    use_diff, use_dn = cfg["data"]["use_difficulty"], cfg["data"]["use_dn"]
+    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
+    M = min(M, len(pool))
+    row = {it.key: i for i, it in enumerate(pool)}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "fewer than M exemplars with this dive number" is expected on small sets
+        ex_keys = [
+            sampler.test_exemplars(q.key, M, use_dn=use_dn and bool(q.group), dive_number=q.group) for q in queries
+        ]
+    pool_enc = encode_items(model, pool, device, use_diff, batch_size)
+    q_enc = encode_items(model, queries, device, use_diff, batch_size)
+    pool_t = torch.tensor([it.target(use_diff) for it in pool], dtype=torch.float32, device=device)
+    preds, per_ex, deltas = [], [], []
+    for i in range(0, len(queries), batch_size):
+        idx = torch.arange(i, min(i + batch_size, len(queries)))
+        qb = q_enc.index(idx.to(q_enc.boundaries.device))
+        rows = torch.tensor([[row[k] for k in ex_keys[j]] for j in idx.tolist()], device=device)
+        exs = [pool_enc.index(rows[:, m]) for m in range(M)]
+        v = model.vote(qb, exs, pool_t[rows])
+        preds.append(v["pred"])
+        per_ex.append(v["per_exemplar"])
+        deltas.append(v["stage_delta"])
+    pred = torch.cat(preds).cpu().numpy().astype(np.float64)
+    diff = np.array([q.difficulty for q in queries])
+    if use_diff:
+        pred = pred * diff
+    true = np.array([q.score for q in queries])
+    metrics = score_metrics(pred, true) if len(queries) > 1 else {}
+    pb = q_enc.predicted_boundaries.cpu().numpy()
+    gt = np.stack([q.boundaries for q in queries]) if queries[0].boundaries.size else np.zeros((len(queries), 0))
+    known = (gt >= 0).all(axis=1) if gt.size else np.zeros(len(queries), bool)
+    if model.cfg.K >= 3 and model.cfg.stage_source == "predicted" and known.any():
+        metrics.update({f"aiou@{d}": v for d, v in aiou(pb[known], gt[known], d=[0.5, 0.75]).items()})
+    return {
+        "keys": [q.key for q in queries],
+        "pred": pred,
+        "true": true,
+        "per_exemplar": torch.cat(per_ex).cpu().numpy() * (diff[:, None] if use_diff else 1.0),
+        "stage_delta": torch.cat(deltas).cpu().numpy() * (diff[:, None] if use_diff else 1.0),
+        "pred_boundaries": pb,
+        "true_boundaries": gt,
+        "exemplars": ex_keys,
+        "metrics": metrics,
+    }
+
+
+# ---------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, obj: dict[str, Any]) -> Path:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a posekit training checkpoint (state dicts and plain values: ``weights_only``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("checkpoint not found", path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        raise ConfigError(f"not a posekit checkpoint ({type(exc).__name__}: {exc})", path) from None
+
+
+def model_from_checkpoint(ckpt: dict[str, Any]) -> HPMCoRe:
+    model = HPMCoRe(HPMCoReConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    return model
+
+
+# ---------------------------------------------------------------------- outputs
+def _key_str(k: Any) -> str:
+    return "/".join(map(str, k)) if isinstance(k, tuple) else str(k)
+
+
+def write_predictions(path: Path, res: dict[str, Any]) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    K = res["stage_delta"].shape[1]
+    w.writerow(["key", "true", "pred", *[f"stage{k}_delta" for k in range(K)], "pred_boundaries", "true_boundaries"])
+    for i, k in enumerate(res["keys"]):
+        w.writerow(
+            [
+                _key_str(k),
+                f"{res['true'][i]:.4f}",
+                f"{res['pred'][i]:.4f}",
+                *[f"{v:.4f}" for v in res["stage_delta"][i]],
+                ";".join(map(str, res["pred_boundaries"][i].tolist())),
+                ";".join(map(str, np.asarray(res["true_boundaries"][i]).tolist()))
+                if len(res["true_boundaries"])
+                else "",
+            ]
+        )
+    return atomic_write_text(path, buf.getvalue())
+
+
+def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T: int, title: str) -> list[Path]:
+    from posekit.viz import plot_scatter, plot_stage_timelines, plot_training_curves
+
+    paths = [plot_scatter(res["pred"], res["true"], out / "scatter.png", title=title)]
+    if res["pred_boundaries"].shape[1]:
+        rows: dict[str, np.ndarray] = {}
+        for i, k in enumerate(res["keys"][:12]):
+            rows[f"{_key_str(k)} pred"] = res["pred_boundaries"][i]
+            tb = np.asarray(res["true_boundaries"][i]) if len(res["true_boundaries"]) else np.array([-1])
+            if (tb >= 0).all():
+                rows[f"{_key_str(k)} true"] = tb
+        paths.append(plot_stage_timelines(rows, T, out / "stages.png"))
+    if history:
+        paths.append(plot_training_curves(history, out / "curves.png"))
+    return paths
+
+
+# ---------------------------------------------------------------------- train
+def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Train, select on validation, evaluate on test. Returns the summary (rank 0)."""
+    started = init_distributed()
+    rank, world = dist_info()
+    t = cfg["train"]
+    if t.get("num_threads"):
+        torch.set_num_threads(int(t["num_threads"]))
+    seed_everything(int(cfg["seed"]))
+    work = Path(work_dir)
+    device = pick_device(cfg)
+    splits = build_splits(cfg)
+    if len(splits.train) < 2:
+        raise ConfigError(
+            f"{len(splits.train)} training clip(s); need at least 2 for exemplar pairs", cfg.get("_source")
+        )
+    model = build_model(cfg, splits).to(device)
+    opt, sch = make_optimizer(cfg, model)
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"epoch": -1, "srcc": -float("inf")}
+    start_epoch = 0
+    last_path, best_path = work / "last.pth", work / "best.pth"
+    if resume and last_path.exists():
+        ck = load_checkpoint(last_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sch.load_state_dict(ck["scheduler"])
+        history, best, start_epoch = ck["history"], ck["best"], ck["epoch"] + 1
+        torch.set_rng_state(ck["rng"])
+    if rank == 0:
+        work.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(work / "config.yaml", dump_config(cfg))
+    bs = int(t["batch_size"])
+    if bs % world:
+        raise ConfigError(f"train.batch_size {bs} is not divisible by the {world} processes", cfg.get("_source"))
+    use_diff = cfg["data"]["use_difficulty"]
+    pool = splits.train
+    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
+    pairs = PairDataset(pool, sampler, cfg["data"]["use_dn"], use_diff)
+    dsampler = DistributedSampler(pairs, num_replicas=world, rank=rank, shuffle=True, seed=int(cfg["seed"]))
+    loader = DataLoader(pairs, batch_size=bs // world, sampler=dsampler, collate_fn=collate_pairs, num_workers=0)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    from tqdm import tqdm
+
+    model_cfg = model.cfg.to_dict()
+    for epoch in range(start_epoch, int(t["epochs"])):
+        model.train()
+        pairs.set_epoch(epoch)
+        dsampler.set_epoch(epoch)
+        sums: dict[str, float] = {}
+        n = 0
+        t0 = time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=rank != 0 or not t["progress"])
+        for q, e in bar:
+            q, e = _to(q, device), _to(e, device)
+            out = net(q, e)
+            loss, parts = compute_loss(model, out, q, e, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+            bar.set_postfix(loss=f"{parts['loss']:.3f}")
+        sch.step()
+        if world > 1:  # log the mean over all ranks, not rank 0's share
+            keys = sorted(sums)
+            tot = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
+            dist.all_reduce(tot)
+            sums, n = {k: float(v) for k, v in zip(keys, tot[:-1], strict=True)}, int(tot[-1])
+        rec: dict[str, Any] = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}}
+        rec["seconds"] = time.perf_counter() - t0
+        rec["samples_per_s"] = len(dsampler) * world / max(rec["seconds"], 1e-9)
+        if rank == 0 and splits.val and ((epoch + 1) % int(t["eval_every"]) == 0 or epoch + 1 == t["epochs"]):
+            res = evaluate_items(model, splits.val, pool, cfg, int(t["val_exemplars"]), device)
+            rec.update({f"val_{k}": v for k, v in res["metrics"].items()})
+            if rec.get("val_srcc", -np.inf) > best["srcc"]:
+                best = {"epoch": epoch, "srcc": rec["val_srcc"]}
+                save_checkpoint(best_path, {"model": model.state_dict(), "model_config": model_cfg, "epoch": epoch})
+        history.append(rec)
+        if rank == 0:
+            msg = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if isinstance(v, float) and k != "seconds")
+            print(f"epoch {epoch + 1}/{t['epochs']} {msg}", flush=True)
+            save_checkpoint(
+                last_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sch.state_dict(),
+                    "epoch": epoch,
+                    "history": history,
+                    "best": best,
+                    "rng": torch.get_rng_state(),
+                    "model_config": model_cfg,
+                },
+            )
+            write_json(work / "history.json", history)
+    summary: dict[str, Any] = {}
+    if rank == 0:
+        if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
+            save_checkpoint(
+                best_path, {"model": model.state_dict(), "model_config": model_cfg, "epoch": len(history) - 1}
+            )
+        ck = load_checkpoint(best_path)
+        model.load_state_dict(ck["model"])
+        summary = evaluate_and_write(model, splits, cfg, work, history, device, best_epoch=ck["epoch"])
+    if world > 1:
+        dist.barrier()
+        if started:
+            dist.destroy_process_group()
+    return summary
+
+
+def evaluate_and_write(
+    model: HPMCoRe,
+    splits: AQASplits,
+    cfg: dict[str, Any],
+    work: Path,
+    history: list[dict[str, Any]] | None = None,
+    device: torch.device | None = None,
+    best_epoch: int | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
+    queries = {"test": splits.test, "val": splits.val, "train": splits.train}[split]
+    if not queries:
+        raise ConfigError(f"the {split} split is empty", cfg.get("_source"), "data")
+    t0 = time.perf_counter()
+    res = evaluate_items(model, queries, splits.train, cfg, int(cfg["train"]["exemplars"]), device)
+    secs = time.perf_counter() - t0
+    work.mkdir(parents=True, exist_ok=True)
+    write_predictions(work / f"predictions_{split}.csv", res)
+    plots = write_plots(
+        work / "plots", res, history or [], model.cfg.T, f"{split}: SRCC {res['metrics'].get('srcc', float('nan')):.3f}"
+    )
+    summary = {
+        "split": split,
+        "n": len(queries),
+        "exemplars": int(cfg["train"]["exemplars"]),
+        "metrics": res["metrics"],
+        "best_epoch": best_epoch,
+        "stage_weights": model.regressor.stage_weights.detach().cpu().tolist(),
+        "rho": float(model.fusion.rho.detach()) if model.fusion is not None else None,
+        "eval_seconds": secs,
+        "data": splits.info,
+        "plots": [str(p) for p in plots],
+        "predictions": str(work / f"predictions_{split}.csv"),
+    }
+    write_json(work / f"metrics_{split}.json", summary)
+    return summary
+
+
+def run_evaluation(
+    cfg: dict[str, Any], checkpoint: str | Path, work_dir: str | Path, split: str = "test"
+) -> dict[str, Any]:
+    """``posekit evaluate``: load a checkpoint, evaluate a split, write the outputs."""
+    seed_everything(int(cfg["seed"]))
+    ck = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(ck).to(pick_device(cfg))
+    splits = build_splits(cfg)
+    hist_path = Path(checkpoint).parent / "history.json"
+    history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+    return evaluate_and_write(model, splits, cfg, Path(work_dir), history, best_epoch=ck.get("epoch"), split=split)

@@ -1,0 +1,187 @@
+"""posekit train / evaluate: configs, data checks, a tiny run, resume, DDP with gloo."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from posekit.errors import AnnotationError, ConfigError
+from posekit.synthetic import DiveGenerator, write_finediving_layout
+from posekit.training import build_splits, load_checkpoint, load_config, run_training
+from posekit.training.config import dump_config
+
+TINY = {
+    "seed": 0,
+    "data": {
+        "kind": "synthetic",
+        "T": 24,
+        "K": 3,
+        "val_fraction": 0.2,
+        "synthetic": {"n_train": 20, "n_test": 6, "feature_dim": 16, "num_clips": 4},
+    },
+    "model": {"dim": 16, "hse_blocks": 1, "decoder_layers": 1, "tokens": 2, "mlp_hidden": 16, "seg_hidden": 16},
+    "train": {"epochs": 2, "batch_size": 4, "progress": False, "exemplars": 3, "val_exemplars": 3, "scheduler": "none"},
+}
+
+
+def _write(path: Path, obj) -> Path:
+    path.write_text(yaml.safe_dump(obj))
+    return path
+
+
+@pytest.fixture()
+def tiny_cfg(tmp_path):
+    return _write(tmp_path / "tiny.yaml", TINY)
+
+
+def test_config_base_and_overrides(tmp_path, tiny_cfg):
+    child = _write(tmp_path / "child.yaml", {"_base_": "tiny.yaml", "model": {"fusion": "dot"}})
+    cfg = load_config(child, ["train.epochs=5", "loss.cont_kind=triplet"])
+    assert cfg["model"]["fusion"] == "dot" and cfg["model"]["dim"] == 16  # merged key by key
+    assert cfg["train"]["epochs"] == 5 and cfg["loss"]["cont_kind"] == "triplet"
+    assert cfg["train"]["lr"] == 1e-3  # default
+    assert "fusion: dot" in dump_config(cfg)
+
+
+def test_config_errors_name_file_and_key(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", {"train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*train\.epoch"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown model option"):
+        load_config(_write(tmp_path / "m.yaml", {"model": {"layers": 2}}))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "broken.yaml").write_text("data: [")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "broken.yaml")
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(None, ["train.epochs"])
+
+
+def test_all_shipped_configs_load():
+    root = Path(__file__).resolve().parents[1] / "configs" / "aqa"
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) >= 5
+    for f in files:
+        load_config(f)
+
+
+def test_validation_is_carved_from_train_never_test(tiny_cfg):
+    splits = build_splits(load_config(tiny_cfg))
+    tr, va, te = ({it.key for it in s} for s in (splits.train, splits.val, splits.test))
+    assert len(va) == 4 and not (va & tr) and not (va & te) and all(k[0] == "train" for k in va)
+
+
+def _fd_root(tmp_path, n_train=8, n_test=3):
+    g = DiveGenerator(T=24, static_dim=16, dynamic_dim=16, num_clips=4)
+    return write_finediving_layout(
+        tmp_path / "fd", {"train": g.dataset(n_train, split="train"), "test": g.dataset(n_test, 1, split="test")}
+    )
+
+
+def test_finediving_layout_data_errors(tmp_path):
+    root = _fd_root(tmp_path)
+    cfg = load_config(None, ["data.kind=finediving", f"data.root={root}", "data.T=24"])
+    splits = build_splits(cfg)
+    assert len(splits.train) + len(splits.val) == 8 and splits.train[0].dynamic.shape == (4, 16)
+    key = splits.test[0].key
+    feat = root / "features" / "static" / key[0] / f"{key[1]}.npy"
+    arr = np.load(feat)
+    np.save(feat, arr[:, :5])
+    with pytest.raises(AnnotationError, match="static shapes differ"):
+        build_splits(cfg)
+    arr[0, 0] = np.nan
+    np.save(feat, arr)
+    with pytest.raises(AnnotationError, match=r"NaN.*|.*NaN"):
+        build_splits(cfg)
+    np.save(feat, arr[..., 0])
+    with pytest.raises(AnnotationError, match=r"must be \(T, D\)"):
+        build_splits(cfg)
+    (root / "pose" / key[0] / f"{key[1]}.npz").unlink()
+    with pytest.raises(AnnotationError, match=f"{key[1]}.npz"):
+        build_splits(cfg)
+
+
+def test_train_resume_evaluate(tmp_path, tiny_cfg):
+    cfg = load_config(tiny_cfg)
+    s = run_training(cfg, tmp_path / "full")
+    for name in ("best.pth", "last.pth", "metrics_test.json", "predictions_test.csv", "history.json", "config.yaml"):
+        assert (tmp_path / "full" / name).exists(), name
+    assert (tmp_path / "full" / "plots" / "scatter.png").exists()
+    m = s["metrics"]
+    assert {"srcc", "r_l2_x100", "mse", "aiou@0.5", "aiou@0.75"} <= set(m)
+    hist = json.loads((tmp_path / "full" / "history.json").read_text())
+    assert len(hist) == 2 and "val_srcc" in hist[0] and hist[1]["loss"] < hist[0]["loss"] * 1.5
+    # an interrupted run resumes to the same weights
+    run_training(load_config(tiny_cfg, ["train.epochs=1"]), tmp_path / "part")
+    run_training(cfg, tmp_path / "part", resume=True)
+    a = load_checkpoint(tmp_path / "full" / "last.pth")["model"]
+    b = load_checkpoint(tmp_path / "part" / "last.pth")["model"]
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+    # evaluate reproduces the test metrics from the best checkpoint
+    from posekit.cli import main
+
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tiny_cfg),
+                "--checkpoint",
+                str(tmp_path / "full" / "best.pth"),
+                "--out",
+                str(tmp_path / "ev"),
+            ]
+        )
+        == 0
+    )
+    again = json.loads((tmp_path / "ev" / "metrics_test.json").read_text())["metrics"]
+    assert again == pytest.approx(m)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="not a posekit checkpoint"):
+        load_checkpoint(tmp_path / "junk.pth")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_cpu_processes_match_one(tmp_path, tiny_cfg):
+    """torchrun with 2 gloo processes over split batches = 1 process on the whole batch."""
+    run_training(load_config(tiny_cfg), tmp_path / "one")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "posekit.cli",
+        "train",
+        str(tiny_cfg),
+        "--work-dir",
+        str(tmp_path / "two"),
+    ]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = load_checkpoint(tmp_path / "one" / "last.pth")["model"]
+    b = load_checkpoint(tmp_path / "two" / "last.pth")["model"]
+    diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert diff < 5e-3, diff
+    assert torch.isfinite(torch.tensor(diff))
