@@ -54,7 +54,10 @@ def build_backbone(kind: str, arch: str | None = None, weights: str | Path | Non
             raise ConfigError("weights file not found", path, "--weights")
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = state.get("state_dict", state) if isinstance(state, dict) else state
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        try:
+            missing, _unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as exc:
+            raise ConfigError(f"weights do not fit {arch}: {str(exc).splitlines()[0]}", path, "--weights") from None
         if [k for k in missing if not k.startswith("fc.")]:
             raise ConfigError(f"weights do not fit {arch}: missing {missing[:5]}", path, "--weights")
     else:

@@ -74,6 +74,9 @@ def test_demo_runs(tmp_path: Path, with_shared: bool) -> None:
     for p in report["outputs"].values():
         assert Path(p).exists()
     assert "posekit demo wrote:" in res.stdout
+    tm = report["training"]["test_metrics"]
+    assert np.isfinite(tm["srcc"]) and tm["r_l2_x100"] > 0 and 0 <= tm["aiou@0.5"] <= 1
+    assert Path(report["outputs"]["model"]).name == "best.pth"
     if not with_shared:
         assert report["skeleton"]["source"].startswith("generated")
         assert "finediving" not in report

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
         "use_difficulty": False,  # regress execution = score / DD, multiply back
         "synthetic": {"n_train": 240, "n_test": 80, "T": None, "feature_dim": 64, "num_clips": 9, "seed": 0},
         "max_items": None,  # cap per split, for smoke runs
+        "test_fraction": 0.2,  # generic / speed_climbing: held-out share (by group)
+        "folds": None,  # generic / speed_climbing: k-fold CV by group instead (test = fold `fold`)
+        "fold": 0,
     },
     "model": {},
     "loss": {"aqa": 1.0, "ce": 1.0, "cont": 1.0, "cont_kind": "stage", "tau": 0.5},

@@ -113,6 +113,22 @@ def _split_by_group(keys: list[Hashable], groups: dict[Hashable, Any], frac: flo
     return {k for k in keys if groups[k] in held}
 
 
+def _held_out(d: dict[str, Any], items: list[AQAItem], groups: dict[Hashable, Any], seed: int) -> set[Hashable]:
+    """Test keys: fold ``data.fold`` of a grouped k-fold (``data.folds``) or a grouped
+    random share ``data.test_fraction``. Whole groups (climbers, ...) stay on one side."""
+    keys = [it.key for it in items]
+    if d.get("folds"):
+        from sklearn.model_selection import GroupKFold
+
+        k, f = int(d["folds"]), int(d.get("fold", 0))
+        if not 0 <= f < k:
+            raise ConfigError(f"data.fold must be in 0..{k - 1}, got {f}", field="data.fold")
+        g = [repr(groups[key]) for key in keys]
+        splits = list(GroupKFold(n_splits=k).split(keys, groups=g))
+        return {keys[i] for i in splits[f][1]}
+    return _split_by_group(keys, groups, float(d.get("test_fraction", 0.2)), seed)
+
+
 def carve_val(train: list[AQAItem], frac: float, seed: int) -> tuple[list[AQAItem], list[AQAItem]]:
     """A validation split carved from train (model selection never sees the test split)."""
     if frac <= 0:
@@ -250,9 +266,7 @@ def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[
                 seq.path,
             )
         )
-    held = _split_by_group(
-        [it.key for it in items], {it.key: it.key for it in items}, d.get("test_fraction", 0.2), seed
-    )
+    held = _held_out(d, items, {it.key: it.key for it in items}, seed)
     return [it for it in items if it.key not in held], [it for it in items if it.key in held], {"kind": "generic"}
 
 
@@ -275,9 +289,7 @@ def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem]
         )
         for r in sc.run_ids()
     ]
-    held = _split_by_group(
-        [it.key for it in items], {it.key: climbers[it.key] for it in items}, d.get("test_fraction", 0.2), seed
-    )
+    held = _held_out(d, items, {it.key: climbers[it.key] for it in items}, seed)
     return (
         [it for it in items if it.key not in held],
         [it for it in items if it.key in held],
