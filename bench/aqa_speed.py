@@ -9,7 +9,7 @@ Measures, on generated dives with the FineDiving shapes (T = 96 frames, MPII-16,
 * training pairs per second (forward + backward + Adam step, batch 8);
 * inference milliseconds per query with M = 10 exemplars (encode the query and its 10
   exemplars, regress, vote - nothing cached), batch 1;
-* peak memory (CUDA: max allocated; CPU: the process's max RSS).
+* peak memory (CUDA: max allocated; CPU: max RSS of a fresh process per variant).
 
 The baseline measured in the same run is the skeleton-only model (HSE alone): every figure
 is also printed as a ratio to it.
@@ -114,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         "fused HP-MCoRe": HPMCoReConfig(**base, **size),
     }
     res = {}
-    for name, cfg in variants.items():
-        res[name] = measure(cfg, args.device, steps, bs=8)
+    import multiprocessing as mp
+
+    for name, cfg in variants.items():  # one fresh process per variant: its own peak memory
+        with mp.get_context("spawn").Pool(1) as pool:
+            res[name] = pool.apply(measure, (cfg, args.device, steps, 8))
     b = res["skeleton only (baseline)"]
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {dev}; model size: {'demo' if small else 'paper (FineDiving config)'}")

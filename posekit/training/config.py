@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "test_fraction": 0.2,  # generic / speed_climbing: held-out share (by group)
         "folds": None,  # generic / speed_climbing: k-fold CV by group instead (test = fold `fold`)
         "fold": 0,
+        "augment": {"flip": 0.0, "scale": 0.0, "rotate": 0.0},  # training skeleton augmentation
     },
     "model": {},
     "loss": {"aqa": 1.0, "ce": 1.0, "cont": 1.0, "cont_kind": "stage", "tau": 0.5},

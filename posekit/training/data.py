@@ -352,14 +352,67 @@ def collate_pairs(pairs: list[tuple[dict, dict]]) -> tuple[dict[str, torch.Tenso
     return collate([p[0] for p in pairs]), collate([p[1] for p in pairs])
 
 
-class PairDataset(Dataset):
-    """Training pairs (query, exemplar); the exemplar depends on ``(seed, key, epoch)`` only."""
+def augment_pose(
+    pose: np.ndarray, rng: np.random.Generator, flip_index: np.ndarray, flip: float, scale: float, rotate: float
+) -> np.ndarray:
+    """Training augmentation of a normalised ``(C, T, V)`` skeleton (pyskl-style): mirror
+    with left/right joints swapped (probability ``flip``), isotropic scale ``1 +- scale``,
+    in-plane rotation ``+- rotate`` degrees. Missing joints stay at 0 with confidence 0."""
+    out = pose.copy()
+    valid = out[2] > 0 if out.shape[0] > 2 else np.ones(out.shape[1:], bool)
+    if flip and rng.random() < flip:
+        out = out[:, :, flip_index]
+        out[0] = -out[0]
+        valid = valid[:, flip_index]
+    a = np.deg2rad(rng.uniform(-rotate, rotate)) if rotate else 0.0
+    s = rng.uniform(1 - scale, 1 + scale) if scale else 1.0
+    c, si = np.cos(a) * s, np.sin(a) * s
+    x, y = out[0].copy(), out[1].copy()
+    out[0], out[1] = c * x - si * y, si * x + c * y
+    out[:2, ~valid] = 0.0
+    return out
 
-    def __init__(self, items: list[AQAItem], sampler: ExemplarSampler, use_dn: bool, use_difficulty: bool):
+
+class PairDataset(Dataset):
+    """Training pairs (query, exemplar); the exemplar depends on ``(seed, key, epoch)`` only.
+
+    With ``augment`` (``data.augment``: flip / scale / rotate), each skeleton is augmented by
+    a generator seeded with ``(seed, key, epoch)``, so runs and DDP ranks agree.
+    """
+
+    def __init__(
+        self,
+        items: list[AQAItem],
+        sampler: ExemplarSampler,
+        use_dn: bool,
+        use_difficulty: bool,
+        augment: dict[str, float] | None = None,
+        layout: str = "mpii16",
+    ):
         self.items = items
         self.by_key = {it.key: it for it in items}
         self.sampler, self.use_dn, self.use_difficulty = sampler, use_dn, use_difficulty
         self.epoch = 0
+        self.augment = {k: float(v) for k, v in (augment or {}).items() if v}
+        if self.augment:
+            from graphs.layout import get_layout
+
+            self.flip_index = get_layout(layout).flip_index
+
+    def _tensors(self, it: AQAItem, salt: int) -> dict[str, torch.Tensor]:
+        t = item_tensors(it, self.use_difficulty)
+        if self.augment:
+            rng = np.random.default_rng([self.sampler.seed, stable_hash(it.key), self.epoch, salt])
+            pose = augment_pose(
+                it.pose,
+                rng,
+                self.flip_index,
+                self.augment.get("flip", 0.0),
+                self.augment.get("scale", 0.0),
+                self.augment.get("rotate", 0.0),
+            )
+            t["pose"] = torch.from_numpy(np.ascontiguousarray(pose))
+        return t
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -370,7 +423,7 @@ class PairDataset(Dataset):
     def __getitem__(self, i: int):
         q = self.items[i]
         e = self.by_key[self.sampler.train_exemplar(q.key, self.epoch, self.use_dn)]
-        return item_tensors(q, self.use_difficulty), item_tensors(e, self.use_difficulty)
+        return self._tensors(q, 0), self._tensors(e, 1)
 
 
 def infer_dims(items: list[AQAItem]) -> dict[str, int | None]:

@@ -356,7 +356,7 @@ def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False
     use_diff = cfg["data"]["use_difficulty"]
     pool = splits.train
     sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
-    pairs = PairDataset(pool, sampler, cfg["data"]["use_dn"], use_diff)
+    pairs = PairDataset(pool, sampler, cfg["data"]["use_dn"], use_diff, cfg["data"]["augment"], cfg["data"]["layout"])
     dsampler = DistributedSampler(pairs, num_replicas=world, rank=rank, shuffle=True, seed=int(cfg["seed"]))
     loader = DataLoader(pairs, batch_size=bs // world, sampler=dsampler, collate_fn=collate_pairs, num_workers=0)
     net: torch.nn.Module = model
