@@ -53,7 +53,8 @@ def mlp_baseline(cfg: dict, seed: int) -> dict[str, float]:
     s = build_splits(cfg)
     train = s.train + s.val
     model = make_pipeline(
-        StandardScaler(), MLPRegressor(hidden_layer_sizes=(128, 64), max_iter=2000, early_stopping=True, random_state=seed)
+        StandardScaler(),
+        MLPRegressor(hidden_layer_sizes=(128, 64), max_iter=2000, early_stopping=True, random_state=seed),
     )
     model.fit(pooled(train), [it.score for it in train])
     pred = model.predict(pooled(s.test))

@@ -307,6 +307,50 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 1 if done["failed"] else 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import warnings
+
+    import torch
+
+    from posekit.datasets.exemplars import ExemplarSampler
+    from posekit.explain import explain
+    from posekit.io import write_json
+    from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
+    from posekit.training.data import item_tensors
+    from posekit.viz import plot_explanation
+
+    cfg = load_config(args.config, args.set)
+    model = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    splits = build_splits(cfg)
+    items = {"/".join(map(str, it.key)) if isinstance(it.key, tuple) else str(it.key): it for it in splits.all()}
+    if args.sample not in items:
+        raise PosekitError(f"sample {args.sample!r} is not in the dataset (e.g. {', '.join(list(items)[:3])})")
+    q = items[args.sample]
+    use_diff = cfg["data"]["use_difficulty"]
+    pool = [it for it in splits.train if it.key != q.key]
+    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keys = sampler.test_exemplars(q.key, min(args.exemplars, len(pool)), use_dn=bool(q.group), dive_number=q.group)
+    by = {it.key: it for it in pool}
+    torch.manual_seed(int(cfg["seed"]))
+    expl = explain(
+        model,
+        item_tensors(q, use_diff),
+        [item_tensors(by[k], use_diff) for k in keys],
+        method=args.method,
+        baseline=args.baseline,
+        key=args.sample,
+    )
+    out = Path(args.out)
+    expl.to_json(out / "explanation.json")
+    paths = plot_explanation(expl, q.pose, out, layout=model.cfg.layout)
+    write_json(out / "exemplars.json", ["/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys])
+    print(expl.summary())
+    print(f"written {out / 'explanation.json'}, " + ", ".join(p.name for p in paths))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from posekit import demo
 
@@ -391,6 +435,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: the checkpoint's folder)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("explain", help="which joints, frames and stages moved one prediction (JSON + pictures)")
+    p.add_argument("config", type=Path, help="the training config (to find the data)")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument(
+        "--sample", required=True, help="clip key, e.g. 'test/3' or 'FINADivingWorldCup2021_Men3m_final_r1/0'"
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--method", choices=["integrated_gradients", "gradient_x_input", "occlusion"], default="integrated_gradients"
+    )
+    p.add_argument("--baseline", choices=["exemplar", "mean", "zeros"], default="exemplar")
+    p.add_argument("--exemplars", type=int, default=10)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("synth", help="write generated dives with known flaws as a FineDiving-layout dataset")
     p.add_argument("out", type=Path)

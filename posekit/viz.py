@@ -185,3 +185,71 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
     axes[1].set_xlabel("epoch")
     axes[1].set_title("validation SRCC", fontsize=9)
     return save_figure(fig, path)
+
+
+def plot_explanation(expl: Any, pose: np.ndarray, out_dir: str | Path, layout: str = "mpii16") -> list[Path]:
+    """Pictures of a :class:`posekit.explain.Explanation`.
+
+    ``pose`` is the query's ``(C, T, V)`` (normalised) skeleton. Writes
+    ``explain_skeletons.png`` (key frames of each stage, joints coloured by their
+    attribution in that stage: red lowered the score, blue raised it),
+    ``explain_heatmap.png`` (joint x frame attribution with the stage boundaries) and
+    ``explain_stages.png`` (per-stage relative scores against the exemplars).
+    """
+    out = Path(out_dir)
+    a = expl.joint_frame_array  # (T, V)
+    T, V = a.shape
+    stage = expl.stage_of_frame
+    K = len(expl.stage_names)
+    lim = float(np.abs(a).max()) or 1.0
+    cmap = plt.get_cmap("RdBu")
+    paths = []
+
+    # skeletons at key frames
+    per = 3
+    fig, axes = plt.subplots(K, per, figsize=(2.2 * per, 2.4 * K), squeeze=False)
+    xy = np.asarray(pose)[:2].transpose(1, 2, 0)  # (T, V, 2)
+    valid = np.asarray(pose)[2] > 0 if np.asarray(pose).shape[0] > 2 else np.ones((T, V), bool)
+    for k in range(K):
+        frames = np.nonzero(stage == k)[0]
+        pj = a[frames].sum(axis=0) if len(frames) else np.zeros(V)
+        plim = float(np.abs(pj).max()) or 1.0
+        cols = [cmap(0.5 + 0.5 * v / plim) for v in pj]
+        picks = frames[np.linspace(0, len(frames) - 1, per).round().astype(int)] if len(frames) else []
+        for i in range(per):
+            ax = axes[k, i]
+            ax.set_aspect("equal")
+            ax.invert_yaxis()
+            ax.axis("off")
+            if i < len(picks):
+                t = int(picks[i])
+                draw_skeleton(ax, xy[t], layout, valid[t], joint_colours=cols, size=40)
+                ax.set_title(f"{expl.stage_names[k]} t={t}", fontsize=7)
+    fig.suptitle("joints coloured by attribution in their stage (red lowered, blue raised)", fontsize=8)
+    paths.append(save_figure(fig, out / "explain_skeletons.png"))
+
+    # joint x frame heatmap
+    fig, ax = plt.subplots(figsize=(9, 4))
+    im = ax.imshow(a.T, aspect="auto", cmap="RdBu", vmin=-lim, vmax=lim, interpolation="nearest")
+    for b in expl.boundaries:
+        ax.axvline(b + 0.5, color="k", lw=1, ls="--")
+    ax.set_yticks(range(V))
+    ax.set_yticklabels(expl.joint_names, fontsize=6)
+    ax.set_xlabel("frame")
+    ax.set_title(f"attribution per joint and frame ({expl.method}, baseline {expl.baseline})", fontsize=9)
+    fig.colorbar(im, ax=ax, label="score points")
+    paths.append(save_figure(fig, out / "explain_heatmap.png"))
+
+    # stage bars
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    d = np.asarray(expl.stage_deltas)
+    ax.bar(expl.stage_names, d, color=["tab:blue" if v >= 0 else "tab:red" for v in d])
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("relative score vs exemplars")
+    ax.set_title(
+        f"predicted {expl.score:.1f} = exemplars {np.mean(expl.exemplar_targets):.1f} + {d.sum():+.1f}", fontsize=9
+    )
+    for i, w in enumerate(expl.stage_weights):
+        ax.annotate(f"λ={w:.2f}", (i, d[i]), ha="center", va="bottom" if d[i] >= 0 else "top", fontsize=7)
+    paths.append(save_figure(fig, out / "explain_stages.png"))
+    return paths

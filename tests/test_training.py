@@ -213,3 +213,59 @@ def test_generic_folder_dataset_trains(tmp_path):
     s = run_training(cfg, tmp_path / "work")
     assert s["n"] >= 3 and np.isfinite(s["metrics"]["mse"])
     assert s["data"]["kind"] == "generic"
+
+
+def test_mtl_aqa_layout_with_difficulty(tmp_path):
+    """MTL-AQA: no stage labels (uniform stages), execution regressed and multiplied by DD."""
+    import pickle
+
+    g = DiveGenerator(T=24, static_dim=8, dynamic_dim=8, num_clips=3)
+    dives = g.dataset(12)
+    ann, keys = {}, []
+    for i, d in enumerate(dives):
+        key = (1 + i // 6, i % 6)
+        keys.append(key)
+        ann[key] = {
+            "final_score": d.score,
+            "difficulty": d.difficulty,
+            "dive_number": d.dive_number,
+            "judge_scores": d.judge_scores,
+            "start_frame": 0,
+            "end_frame": 23,
+        }
+        d.skeleton.save(tmp_path / "pose" / f"{key[0]:02d}" / f"{key[1]}.npz")
+    (tmp_path / "annotations").mkdir()
+    for name, obj in (
+        ("final_annotations_dict_with_dive_number.pkl", ann),
+        ("train_split_0.pkl", keys[:9]),
+        ("test_split_0.pkl", keys[9:]),
+    ):
+        (tmp_path / "annotations" / name).write_bytes(pickle.dumps(obj))
+    over = [
+        f"data.root={tmp_path}",
+        "data.T=24",
+        "data.dynamic_dir=null",
+        "data.static_dir=null",
+        "model.dve=false",
+        "model.sve=false",
+        "model.dim=16",
+        "model.hse_blocks=1",
+        "model.decoder_layers=1",
+        "model.mlp_hidden=16",
+        "model.tokens=2",
+        "train.epochs=1",
+        "train.batch_size=4",
+        "train.exemplars=3",
+        "train.val_exemplars=3",
+        "train.progress=false",
+        "data.val_fraction=0.2",
+    ]
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "aqa" / "mtl_aqa.yaml", over)
+    splits = build_splits(cfg)
+    assert all((it.boundaries == -1).all() for it in splits.train)
+    s = run_training(cfg, tmp_path / "work")
+    assert s["n"] == 3 and "aiou@0.5" not in s["metrics"]  # no stage labels, no AIoU
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "work" / "predictions_test.csv")))
+    assert len(rows) == 3 and all(float(r["pred"]) > 0 for r in rows)

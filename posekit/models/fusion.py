@@ -38,6 +38,7 @@ class PoseGuidedFusion(nn.Module):
         self.ln_in, self.ln_mid = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.ReLU(inplace=True), nn.Linear(ffn_mult * dim, dim))
         self.last_attention: torch.Tensor | None = None
+        self.last_skeletal_attention: torch.Tensor | None = None
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, h, L, dh)
         B, L, _ = x.shape
@@ -53,6 +54,7 @@ class PoseGuidedFusion(nn.Module):
                 raise ValueError(f"fusion kind {self.kind!r} needs skeletal tokens")
             qs, ks = self._split(self.q_sk(f_sk)), self._split(self.k_sk(f_sk))
             sk = qs @ ks.transpose(-1, -2) * scale
+            self.last_skeletal_attention = (self.rho * sk).softmax(dim=-1).detach()
             logits = logits * sk if self.kind == "dot" else logits + self.rho * sk
         alpha = logits.softmax(dim=-1)
         self.last_attention = alpha.detach()

@@ -168,7 +168,11 @@ class HPMCoRe(nn.Module):
         return "dynamic" if c.dve else ("skeleton" if c.hse else "static")
 
     # ------------------------------------------------------------------ encode
-    def encode(self, batch: dict[str, torch.Tensor], use_labels: bool = False) -> Encoded:
+    def encode(
+        self, batch: dict[str, torch.Tensor], use_labels: bool = False, fixed_boundaries: torch.Tensor | None = None
+    ) -> Encoded:
+        """Encode videos. ``fixed_boundaries`` ``(N, K - 1)`` pools on given stages instead of
+        the segmentation's (explanations hold the stages fixed while inputs vary)."""
         c = self.cfg
         T = c.T
         streams: dict[str, torch.Tensor] = {}
@@ -199,6 +203,8 @@ class HPMCoRe(nn.Module):
             known = (gt >= 0).all(dim=1, keepdim=True)
             fallback = uniform_boundaries(N, T, c.K, device) if c.stage_source == "uniform" else pred_b
             b = torch.where(known, gt, fallback)
+        if fixed_boundaries is not None:
+            b = fixed_boundaries.to(device).expand(N, -1)
         pooled = {k: stage_pool(v, b, c.tokens) for k, v in streams.items()}  # (N, K, L, D)
         fused = None
         if self.fusion is not None:

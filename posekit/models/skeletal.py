@@ -8,8 +8,8 @@ convolution), and an EdgeConv (``torch_geometric.nn.EdgeConv``) over the time-av
 joint features on the edges joining the joints of level ``i - 1`` and level ``i`` (for
 ``H_0``, the torso joints among themselves) - eq. 5's ``Z_i . 1/T sum_t MLP(P)``. The
 block output is ``sum_i [H_i || Z_i]`` projected back to ``D`` channels (eq. 5), with a
-residual connection. Output: per-frame joint features ``(N, T, V, D)`` and their mean over
-joints ``(N, T, D)``.
+residual connection. Output: per-frame joint features ``(N, T, V, D)`` and a per-frame readout ``(N, T, D)``
+(a linear map of the concatenated joint features, which keeps joint identity).
 
 Normalisation is GroupNorm rather than BatchNorm so a DDP run over split batches computes
 exactly what one process computes on the whole batch.
@@ -144,6 +144,9 @@ class HierarchicalSkeletalEncoder(nn.Module):
         self.blocks = nn.ModuleList(
             [HierarchicalBlock(dim, self.hierarchy, levels, edgeconv, temporal_kernel) for _ in range(num_blocks)]
         )
+        # per-frame readout that keeps joint identity (a linear map of the concatenated
+        # joints) rather than their mean, so a flaw of one limb survives pooling
+        self.readout = nn.Sequential(nn.Linear(self.num_joints * dim, dim), nn.ReLU(inplace=True))
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,4 +156,4 @@ class HierarchicalSkeletalEncoder(nn.Module):
         for blk in self.blocks:
             h = blk(h)
         joints = h.permute(0, 2, 3, 1)  # (N, T, V, D)
-        return joints, joints.mean(dim=2)
+        return joints, self.readout(joints.flatten(2))

@@ -270,8 +270,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> HPMCoRe:
+    if "model" not in ckpt or "model_config" not in ckpt:
+        raise ConfigError(f"not a posekit model checkpoint (keys {sorted(ckpt)[:6]})", field="model")
     model = HPMCoRe(HPMCoReConfig.from_dict(ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"the checkpoint does not fit the model it describes ({str(exc).splitlines()[1].strip()}); "
+            "was it written by another posekit version?",
+            field="model",
+        ) from None
     return model
 
 

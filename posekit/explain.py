@@ -1,0 +1,350 @@
+"""Which joints, frames and stages moved a score: ``posekit.explain``.
+
+``explain(model, query, exemplars)`` scores one query against its exemplars with
+multi-exemplar voting (HP-MCoRe eq. 24) and attributes the predicted score to the inputs:
+
+* ``integrated_gradients`` (default) and ``gradient_x_input`` come from captum
+  (``IntegratedGradients``, ``InputXGradient``) over the three inputs at once - skeleton
+  ``(C, T, V)``, dynamic clip features, static frame features - with the stage boundaries
+  held at the query's predicted ones (the segmentation's argmax is not differentiable).
+* ``occlusion``: model-agnostic check - each joint is replaced by the baseline over one
+  stage at a time and the query rescored; the score change is that joint's attribution in
+  that stage (spread evenly over the stage's frames).
+
+Baselines (what an attribution is measured against): ``"exemplar"`` (default; the first
+exemplar's skeleton and features: "why does the query score differently from this
+exemplar"), ``"mean"`` (the mean of the exemplars' inputs: a mean pose) or ``"zeros"``.
+With integrated gradients the attributions add up to ``f(query) - f(baseline)``
+(completeness); :attr:`Explanation.convergence_delta` reports how closely.
+
+Signs: a positive attribution raised the score, a negative one lowered it. The skeleton's
+attribution is summed over the channels (x, y, confidence) into a joint x frame map, then
+per joint, per hierarchy level (torso / inner / outer limbs, from :mod:`graphs`) and per
+stage; the RGB features' attribution gives the skeleton / RGB shares of the explanation,
+overall and per stage. The per-stage relative scores ``lambda_k (M_fu + M_st)`` and the
+learned stage weights (eq. 20, HP-MCoRe Fig. 6) and the pose-guided attention (rho and the
+fused attention map per stage, eq. 8) are reported as the model computed them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from graphs.hierarchy import LEVEL_NAMES, build_hierarchy
+from graphs.layout import get_layout
+from posekit.io import atomic_write_text
+from posekit.models.hpmcore import HPMCoRe
+
+METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
+STREAMS = ("pose", "dynamic", "static")
+
+
+@dataclass
+class Explanation:
+    """Everything :func:`explain` found out about one prediction (JSON round-trips)."""
+
+    score: float
+    exemplar_targets: list[float]
+    exemplar_predictions: list[float]
+    stage_deltas: list[float]  # mean over exemplars of lambda_k (M_fu + M_st), score units
+    stage_weights: list[float]
+    boundaries: list[int]
+    stage_names: list[str]
+    joint_names: list[str]
+    level_names: list[str]
+    joint_frame: list[list[float]]  # (T, V) signed attribution
+    method: str
+    baseline: str
+    baseline_score: float
+    convergence_delta: float | None
+    rgb: dict[str, Any] = field(default_factory=dict)  # share / per-stage attribution of RGB inputs
+    attention: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    true_score: float | None = None
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def joint_frame_array(self) -> np.ndarray:
+        return np.asarray(self.joint_frame, dtype=np.float64)
+
+    @property
+    def stage_of_frame(self) -> np.ndarray:
+        T = self.joint_frame_array.shape[0]
+        return np.searchsorted(np.asarray(self.boundaries, dtype=np.int64), np.arange(T), side="left")
+
+    def per_joint(self, stage: int | None = None) -> np.ndarray:
+        a = self.joint_frame_array
+        if stage is not None:
+            a = a[self.stage_of_frame == stage]
+        return a.sum(axis=0)
+
+    def per_stage(self) -> np.ndarray:
+        """Skeleton attribution summed per stage ``(K,)``."""
+        a = self.joint_frame_array.sum(axis=1)
+        return np.array([a[self.stage_of_frame == k].sum() for k in range(len(self.stage_names))])
+
+    def per_level(self) -> np.ndarray:
+        """Skeleton attribution summed per hierarchy level (torso, inner, outer limbs)."""
+        h = build_hierarchy(self._layout())
+        pj = self.per_joint()
+        return np.array([pj[h.level_of_joint == lv].sum() for lv in range(3)])
+
+    def _layout(self) -> str:
+        return {16: "mpii16", 17: "coco17", 33: "blazepose33"}.get(len(self.joint_names), "mpii16")
+
+    def top_joints(self, k: int = 3, stage: int | None = None, sign: str = "abs") -> list[tuple[str, float]]:
+        """The ``k`` joints with the largest attribution (``sign``: abs | negative | positive)."""
+        pj = self.per_joint(stage)
+        order = {"abs": np.argsort(-np.abs(pj)), "negative": np.argsort(pj), "positive": np.argsort(-pj)}[sign]
+        return [(self.joint_names[i], float(pj[i])) for i in order[:k]]
+
+    def summary(self) -> str:
+        """Plain-language account of the prediction."""
+        lines = [f"predicted score {self.score:.2f}" + (f" (true {self.true_score:.2f})" if self.true_score else "")]
+        ex = np.mean(self.exemplar_targets)
+        lines.append(
+            f"against {len(self.exemplar_targets)} exemplar(s) scored {ex:.2f} on average: "
+            + ", ".join(f"{n} {d:+.2f}" for n, d in zip(self.stage_names, self.stage_deltas, strict=True))
+        )
+        ps = self.per_stage()
+        for k, name in enumerate(self.stage_names):
+            verb = "cost" if ps[k] < 0 else "added"
+            top = self.top_joints(2, stage=k, sign="negative" if ps[k] < 0 else "positive")
+            joints = " and ".join(j.replace("_", " ") for j, v in top if v * ps[k] > 0) or "no joint in particular"
+            lines.append(f"{name} stage {verb} {abs(ps[k]):.2f} points (skeleton), mostly {joints}")
+        if self.rgb:
+            lines.append(f"share of the attribution: skeleton {1 - self.rgb['share']:.0%}, RGB {self.rgb['share']:.0%}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ I/O
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["per_joint"] = dict(zip(self.joint_names, self.per_joint().tolist(), strict=True))
+        d["per_level"] = dict(zip(self.level_names, self.per_level().tolist(), strict=True))
+        d["per_stage"] = dict(zip(self.stage_names, self.per_stage().tolist(), strict=True))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Explanation:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Explanation:
+        p = Path(str(text_or_path))
+        text = p.read_text() if len(str(text_or_path)) < 4096 and p.exists() else str(text_or_path)
+        return cls.from_dict(json.loads(text))
+
+
+def _stack(items: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if isinstance(items, dict):
+        return items
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+class _Scorer(torch.nn.Module):
+    """``f(pose, dynamic, static) -> score`` of the query against fixed exemplar encodings."""
+
+    def __init__(self, model: HPMCoRe, exemplars: dict[str, torch.Tensor], boundaries: torch.Tensor):
+        super().__init__()
+        self.model = model
+        with torch.no_grad():
+            ex = model.encode(exemplars)
+        self.ex = [ex.index(torch.tensor([m])) for m in range(exemplars["target"].shape[0])]
+        self.targets = exemplars["target"].float()
+        self.boundaries = boundaries
+
+    def forward(self, pose: torch.Tensor, dynamic: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        batch = {"pose": pose, "dynamic": dynamic, "static": static}
+        q = self.model.encode(batch, fixed_boundaries=self.boundaries)
+        preds = []
+        for m, e in enumerate(self.ex):
+            n = pose.shape[0]
+            e_n = e.index(torch.zeros(n, dtype=torch.long))
+            preds.append(self.targets[m] + self.model.relative(q, e_n).sum(dim=1))
+        return torch.stack(preds, dim=1).mean(dim=1)
+
+
+def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(pose, dynamic, static) with placeholders for streams the model does not use."""
+    n = batch["target"].shape[0] if "target" in batch else next(iter(batch.values())).shape[0]
+    pose = batch.get("pose", torch.zeros(n, 3, model.cfg.T, get_layout(model.cfg.layout).num_joints))
+    dyn = batch.get("dynamic", torch.zeros(n, 1, 1))
+    st = batch.get("static", torch.zeros(n, 1, 1))
+    return pose.float(), dyn.float(), st.float()
+
+
+def explain(
+    model: HPMCoRe,
+    query: dict[str, torch.Tensor],
+    exemplars: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor],
+    method: str = "integrated_gradients",
+    baseline: str | dict[str, torch.Tensor] = "exemplar",
+    n_steps: int = 32,
+    stage_names: list[str] | None = None,
+    key: str | None = None,
+) -> Explanation:
+    """Explain one prediction. ``query``: tensors of one clip (no batch dimension, as
+    :func:`posekit.training.data.item_tensors` gives); ``exemplars``: a list of such dicts
+    (with ``target``) or a stacked dict."""
+    from captum.attr import InputXGradient, IntegratedGradients
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    model = model.eval()
+    q = {k: v.unsqueeze(0) for k, v in query.items()}
+    ex = _stack(exemplars)
+    if "target" not in ex:
+        raise ValueError("exemplars need their 'target' (score) to vote")
+    with torch.no_grad():
+        qe = model.encode(q)
+        b = qe.predicted_boundaries[:1]
+    scorer = _Scorer(model, ex, b)
+    x = _inputs(model, q)
+    if isinstance(baseline, dict):
+        base = _inputs(model, {k: v.unsqueeze(0) for k, v in baseline.items()})  # unbatched, like query
+        base_name = "given"
+    elif baseline == "exemplar":
+        base = tuple(t[:1] for t in _inputs(model, ex))
+        base_name = "exemplar"
+    elif baseline == "mean":
+        base = tuple(t.mean(dim=0, keepdim=True) for t in _inputs(model, ex))
+        base_name = "mean"
+    elif baseline == "zeros":
+        base = tuple(torch.zeros_like(t) for t in x)
+        base_name = "zeros"
+    else:
+        raise ValueError(f"baseline must be 'exemplar', 'mean', 'zeros' or a dict of tensors, got {baseline!r}")
+    with torch.no_grad():
+        score = float(scorer(*x))
+        base_score = float(scorer(*base))
+        per_ex = []
+        for m, e in enumerate(scorer.ex):
+            per_ex.append(float(ex["target"][m] + model.relative(qe, e).sum()))
+        deltas = torch.stack([model.relative(qe, e)[0] for e in scorer.ex]).mean(0)
+    delta = None
+    if method == "integrated_gradients":
+        ig = IntegratedGradients(scorer)
+        attrs, conv = ig.attribute(x, baselines=base, n_steps=n_steps, return_convergence_delta=True)
+        delta = float(conv.abs().max())
+    elif method == "gradient_x_input":
+        diff = tuple((a - b_).detach().requires_grad_() for a, b_ in zip(x, base, strict=True))
+        # gradient x (input - baseline): InputXGradient on the shifted inputs
+        shifted = _Shifted(scorer, base)
+        attrs = InputXGradient(shifted).attribute(diff)
+    else:
+        attrs = _occlusion(scorer, x, base, b[0], model.cfg.K, score)
+    pose_attr = attrs[0][0].sum(dim=0).detach().cpu().numpy()  # (T, V)
+    K = model.cfg.K
+    names = stage_names or (["take-off", "flight", "entry"] if K == 3 else [f"stage {k + 1}" for k in range(K)])
+    lay = get_layout(model.cfg.layout)
+    expl = Explanation(
+        score=score,
+        exemplar_targets=[float(t) for t in ex["target"]],
+        exemplar_predictions=per_ex,
+        stage_deltas=[float(d) for d in deltas],
+        stage_weights=[float(w) for w in model.regressor.stage_weights.detach()],
+        boundaries=[int(v) for v in b[0].tolist()],
+        stage_names=names,
+        joint_names=list(lay.joints),
+        level_names=list(LEVEL_NAMES),
+        joint_frame=pose_attr.tolist(),
+        method=method,
+        baseline=base_name,
+        baseline_score=base_score,
+        convergence_delta=delta,
+        key=key,
+        true_score=float(query["target"]) if "target" in query else None,
+    )
+    expl.rgb = _rgb_part(model, attrs, expl)
+    expl.attention = _attention(model, q, b)
+    return expl
+
+
+class _Shifted(torch.nn.Module):
+    def __init__(self, scorer: _Scorer, base: tuple[torch.Tensor, ...]):
+        super().__init__()
+        self.scorer, self.base = scorer, base
+
+    def forward(self, *diff: torch.Tensor) -> torch.Tensor:
+        return self.scorer(*(d + b for d, b in zip(diff, self.base, strict=True)))
+
+
+@torch.no_grad()
+def _occlusion(
+    scorer: _Scorer, x: tuple[torch.Tensor, ...], base: tuple[torch.Tensor, ...], b: torch.Tensor, K: int, score: float
+) -> tuple[torch.Tensor, ...]:
+    pose, dyn, st = x
+    T, V = pose.shape[2], pose.shape[3]
+    stage = torch.searchsorted(b, torch.arange(T), right=False) if K > 1 else torch.zeros(T, dtype=torch.long)
+    out = torch.zeros_like(pose)
+    variants, where = [], []
+    for k in range(K):
+        frames = stage == k
+        if not frames.any():
+            continue
+        for j in range(V):
+            p = pose.clone()
+            p[0, :, frames, j] = base[0][0, :, frames, j]
+            variants.append(p)
+            where.append((k, j, frames))
+    scores = []
+    for i in range(0, len(variants), 16):
+        chunk = torch.cat(variants[i : i + 16])
+        n = chunk.shape[0]
+        scores.append(scorer(chunk, dyn.expand(n, *dyn.shape[1:]), st.expand(n, *st.shape[1:])))
+    scores_t = torch.cat(scores)
+    for (_k, j, frames), s in zip(where, scores_t, strict=True):
+        out[0, 0, frames, j] = (score - float(s)) / int(frames.sum())
+    return out, torch.zeros_like(dyn), torch.zeros_like(st)
+
+
+def _rgb_part(model: HPMCoRe, attrs: tuple[torch.Tensor, ...], e: Explanation) -> dict[str, Any]:
+    if not (model.cfg.dve or model.cfg.sve):
+        return {}
+    T = model.cfg.T
+    stage = e.stage_of_frame
+    K = len(e.stage_names)
+    per_stage = np.zeros(K)
+    total_rgb = 0.0
+    for _name, a, on in (("dynamic", attrs[1][0], model.cfg.dve), ("static", attrs[2][0], model.cfg.sve)):
+        if not on:
+            continue
+        per_t = a.sum(dim=tuple(range(1, a.dim()))).detach().cpu().numpy()  # (T_in,)
+        pos = np.linspace(0, T - 1, len(per_t)).round().astype(int)
+        for t, v in zip(pos, per_t, strict=True):
+            per_stage[stage[t]] += v
+        total_rgb += float(np.abs(per_t).sum())
+    sk = float(np.abs(e.joint_frame_array).sum())
+    return {
+        "share": total_rgb / max(total_rgb + sk, 1e-12),
+        "per_stage": per_stage.tolist(),
+        "skeleton_per_stage": e.per_stage().tolist(),
+    }
+
+
+@torch.no_grad()
+def _attention(model: HPMCoRe, q: dict[str, torch.Tensor], b: torch.Tensor) -> dict[str, Any]:
+    if model.fusion is None:
+        return {}
+    model.encode(q, fixed_boundaries=b)
+    att = model.fusion.last_attention  # (K, heads, L, L) for one query
+    out: dict[str, Any] = {"kind": model.fusion.kind, "rho": float(model.fusion.rho)}
+    if att is not None:
+        out["per_stage"] = att.mean(dim=1).cpu().numpy().round(4).tolist()
+    sk = model.fusion.last_skeletal_attention
+    if sk is not None:
+        out["skeletal_per_stage"] = sk.mean(dim=1).cpu().numpy().round(4).tolist()
+    return out

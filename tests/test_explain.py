@@ -1,0 +1,128 @@
+"""posekit.explain: captum attributions of a posekit model, their bookkeeping and I/O."""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from posekit.explain import Explanation, explain
+from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
+from posekit.training.data import item_tensors
+
+TINY = {
+    "seed": 0,
+    "data": {
+        "kind": "synthetic",
+        "T": 24,
+        "K": 3,
+        "val_fraction": 0.2,
+        "synthetic": {"n_train": 16, "n_test": 4, "feature_dim": 8, "num_clips": 4},
+    },
+    "model": {"dim": 16, "hse_blocks": 1, "decoder_layers": 1, "tokens": 2, "mlp_hidden": 16, "seg_hidden": 16},
+    "train": {"epochs": 2, "batch_size": 4, "progress": False, "exemplars": 3, "val_exemplars": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("explain")
+    (d / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    cfg = load_config(d / "tiny.yaml")
+    run_training(cfg, d / "work")
+    model = model_from_checkpoint(load_checkpoint(d / "work" / "best.pth"))
+    splits = build_splits(cfg)
+    q = item_tensors(splits.test[0], False)
+    ex = [item_tensors(it, False) for it in splits.train[:3]]
+    return d, model, q, ex
+
+
+def test_integrated_gradients_completeness_and_views(trained):
+    _, model, q, ex = trained
+    e = explain(model, q, ex, method="integrated_gradients", n_steps=48)
+    total = e.joint_frame_array.sum() + sum(e.rgb["per_stage"])
+    assert total == pytest.approx(e.score - e.baseline_score, abs=0.05 * abs(e.score - e.baseline_score) + 0.05)
+    assert e.convergence_delta is not None and e.convergence_delta < 0.1
+    assert e.per_level().sum() == pytest.approx(e.per_joint().sum(), abs=1e-6)
+    assert e.per_stage().sum() == pytest.approx(e.per_joint().sum(), abs=1e-6)
+    assert len(e.stage_deltas) == 3 and sum(e.stage_weights) == pytest.approx(1.0, abs=1e-5)
+    assert e.score == pytest.approx(np.mean(e.exemplar_predictions), abs=1e-3)  # eq. 24
+    top = e.top_joints(3)
+    assert len(top) == 3 and abs(top[0][1]) >= abs(top[-1][1])
+    assert "predicted score" in e.summary() and "stage" in e.summary()
+    assert 0 <= e.rgb["share"] <= 1 and "rho" in e.attention and "skeletal_per_stage" in e.attention
+
+
+def test_json_round_trip(trained, tmp_path):
+    _, model, q, ex = trained
+    e = explain(model, q, ex, method="gradient_x_input")
+    e.to_json(tmp_path / "e.json")
+    back = Explanation.from_json(tmp_path / "e.json")
+    assert back.to_dict() == e.to_dict()
+    assert Explanation.from_json(e.to_json()).top_joints(2) == e.top_joints(2)
+
+
+def test_occlusion_and_model_randomisation(trained):
+    _, model, q, ex = trained
+    occ = explain(model, q, ex, method="occlusion")
+    assert occ.joint_frame_array.shape == (24, 16) and np.isfinite(occ.joint_frame_array).all()
+    ig = explain(model, q, ex)
+    rnd = copy.deepcopy(model)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in rnd.parameters():
+            p.normal_(0, 0.2)
+    ig_rnd = explain(rnd, q, ex)
+    a, b = ig.joint_frame_array.ravel(), ig_rnd.joint_frame_array.ravel()
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.9  # attributions depend on what the model learned
+
+
+def test_bad_arguments(trained):
+    _, model, q, ex = trained
+    with pytest.raises(ValueError, match="method"):
+        explain(model, q, ex, method="shap")
+    with pytest.raises(ValueError, match="baseline"):
+        explain(model, q, ex, baseline="median")
+
+
+def test_cli_writes_json_and_pictures(trained):
+    from posekit.cli import main
+
+    d, *_ = trained
+    out = d / "expl"
+    assert (
+        main(
+            [
+                "explain",
+                str(d / "tiny.yaml"),
+                "--checkpoint",
+                str(d / "work" / "best.pth"),
+                "--sample",
+                "test/1",
+                "--out",
+                str(out),
+                "--exemplars",
+                "3",
+            ]
+        )
+        == 0
+    )
+    for name in ("explanation.json", "explain_skeletons.png", "explain_heatmap.png", "explain_stages.png"):
+        assert (Path(out) / name).exists(), name
+    assert (
+        main(
+            [
+                "explain",
+                str(d / "tiny.yaml"),
+                "--checkpoint",
+                str(d / "work" / "best.pth"),
+                "--sample",
+                "nope/1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
