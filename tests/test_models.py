@@ -184,3 +184,19 @@ def test_bad_config_and_inputs():
     b["dynamic"] = torch.randn(3, 5, 7)
     with pytest.raises(ValueError, match="dynamic features"):
         model.encode(b)
+
+
+def test_fusion_values_paper_vs_both():
+    """Eq. 9 as printed (values='dynamic'): with rho = 0 the skeleton has no effect at all;
+    values='both' lets skeletal content through."""
+    torch.manual_seed(0)
+    dy, sk1, sk2 = torch.randn(2, 5, 16), torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    paper = PoseGuidedFusion(16, 2, "weighted", values="dynamic")
+    both = PoseGuidedFusion(16, 2, "weighted", values="both")
+    with torch.no_grad():
+        paper.rho.zero_()
+        both.rho.zero_()
+    assert torch.allclose(paper(dy, sk1), paper(dy, sk2))
+    assert not torch.allclose(both(dy, sk1), both(dy, sk2))
+    with pytest.raises(ValueError, match="values"):
+        PoseGuidedFusion(16, 2, values="skeleton")

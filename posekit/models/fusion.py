@@ -10,6 +10,13 @@ and ``F_fu = FFN(LN(H)) + H`` (eq. 11). Variants for the ablation of Table IV:
 ``weighted`` (learnable rho, the default), ``add`` (rho = 1 fixed), ``dot`` (the two maps
 multiplied element-wise before the softmax). When one stream is absent the module is plain
 self-attention over the other (``self``).
+
+``values``: eq. 9 applies the pose-guided map to the *visual* values only (``"dynamic"``),
+so the skeleton can steer where the model looks but carries no content of its own; a
+flaw the RGB features do not show (a bent knee under motion blur) cannot reach the score.
+``"both"`` (the default) adds the skeletal values, ``alpha (V_dy + V_sk)``, and the
+skeletal tokens to the residual of eq. 10; ``"dynamic"`` is eq. 9 as printed (ablation
+``configs/aqa/ablations/fusion_values_paper.yaml``).
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ FUSION_KINDS = ("weighted", "add", "dot", "self")
 
 
 class PoseGuidedFusion(nn.Module):
-    def __init__(self, dim: int = 64, heads: int = 2, kind: str = "weighted", ffn_mult: int = 2):
+    def __init__(self, dim: int = 64, heads: int = 2, kind: str = "weighted", ffn_mult: int = 2, values: str = "both"):
         super().__init__()
+        if values not in ("both", "dynamic"):
+            raise ValueError(f"fusion values must be 'both' or 'dynamic', got {values!r}")
+        self.values = values
         if kind not in FUSION_KINDS:
             raise ValueError(f"fusion kind must be one of {FUSION_KINDS}, got {kind!r}")
         if dim % heads:
@@ -33,6 +43,9 @@ class PoseGuidedFusion(nn.Module):
         self.q_dy, self.k_dy, self.v_dy = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         if kind != "self":
             self.q_sk, self.k_sk = nn.Linear(dim, dim), nn.Linear(dim, dim)
+            if values == "both":
+                self.v_sk = nn.Linear(dim, dim)
+                self.ln_sk = nn.LayerNorm(dim)
         self.rho = nn.Parameter(torch.ones(1), requires_grad=(kind == "weighted"))
         self.out = nn.Linear(dim, dim)
         self.ln_in, self.ln_mid = nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -58,6 +71,10 @@ class PoseGuidedFusion(nn.Module):
             logits = logits * sk if self.kind == "dot" else logits + self.rho * sk
         alpha = logits.softmax(dim=-1)
         self.last_attention = alpha.detach()
+        residual = self.ln_in(f_dy)
+        if self.kind != "self" and self.values == "both":
+            v = v + self._split(self.v_sk(f_sk))
+            residual = residual + self.ln_sk(f_sk)
         att = (alpha @ v).transpose(1, 2).reshape(f_dy.shape)
-        h = self.out(att) + self.ln_in(f_dy)  # eq. 10
+        h = self.out(att) + residual  # eq. 10
         return self.ffn(self.ln_mid(h)) + h  # eq. 11

@@ -55,6 +55,7 @@ class HPMCoReConfig:
     tokens: int = 4  # tokens per stage
     fusion: str = "weighted"
     fusion_heads: int = 2
+    fusion_values: str = "both"  # both | dynamic (eq. 9 as printed: visual values only)
     decoder_layers: int = 2
     decoder_heads: int = 4
     mlp_hidden: int = 64
@@ -153,7 +154,9 @@ class HPMCoRe(nn.Module):
         )
         has_fused = cfg.dve or cfg.hse
         fusion_kind = cfg.fusion if (cfg.dve and cfg.hse) else "self"
-        self.fusion = PoseGuidedFusion(D, cfg.fusion_heads, fusion_kind) if has_fused else None
+        self.fusion = (
+            PoseGuidedFusion(D, cfg.fusion_heads, fusion_kind, values=cfg.fusion_values) if has_fused else None
+        )
         self.regressor = MultiStageRegressor(
             D, cfg.K, has_fused, cfg.sve, cfg.decoder_layers, cfg.decoder_heads, cfg.mlp_hidden, cfg.dropout
         )
