@@ -232,7 +232,10 @@ def evaluate_items(
     if use_diff:
         pred = pred * diff
     true = np.array([q.score for q in queries])
-    metrics = score_metrics(pred, true) if len(queries) > 1 else {}
+    if len(queries) > 1 and np.ptp(true) > 0:
+        metrics = score_metrics(pred, true)
+    else:  # one clip, or all true scores equal: rank and range metrics are undefined
+        metrics = {"srcc": float("nan"), "r_l2_x100": float("nan"), "mse": float(np.mean((pred - true) ** 2))}
     pb = q_enc.predicted_boundaries.cpu().numpy()
     gt = np.stack([q.boundaries for q in queries]) if queries[0].boundaries.size else np.zeros((len(queries), 0))
     known = (gt >= 0).all(axis=1) if gt.size else np.zeros(len(queries), bool)
