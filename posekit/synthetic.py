@@ -165,14 +165,38 @@ class DiveGenerator:
         self.W_dynamic = frng.normal(0, 1.0, (self.desc_dim + 2, dynamic_dim)) / np.sqrt(self.desc_dim + 2)
 
     # ------------------------------------------------------------------ one dive
-    def dive(self, index: int, seed: int = 0, split: str = "synthetic") -> SyntheticDive:
+    def dive(
+        self,
+        index: int,
+        seed: int = 0,
+        split: str = "synthetic",
+        flaws: dict[str, float] | None = None,
+        dive_number: str | None = None,
+    ) -> SyntheticDive:
+        """One dive. ``flaws`` (severity per flaw, missing ones 0) and ``dive_number``
+        override the random draw - for controlled explanation benchmarks."""
         rng = np.random.default_rng([seed, index])
         T = self.T
         half = int(rng.choice([3, 5, 7]))
         pos = str(rng.choice(["C", "B", "A"]))
+        if dive_number is not None:
+            if (
+                len(dive_number) != 4
+                or dive_number[:2] != "10"
+                or dive_number[2] not in "357"
+                or dive_number[3] not in POSITIONS
+            ):
+                raise ValueError(f"dive number {dive_number!r}: expected 10<3|5|7><A|B|C>")
+            half, pos = int(dive_number[2]), dive_number[3]
         dn = f"10{half}{pos}"
         dd = difficulty_of(dn)
-        flaws = {n: (float(rng.uniform(0.1, 1.0)) if rng.random() < self.flaw_rate else 0.0) for n in FLAWS}
+        drawn = {n: (float(rng.uniform(0.1, 1.0)) if rng.random() < self.flaw_rate else 0.0) for n in FLAWS}
+        if flaws is not None:
+            unknown = set(flaws) - set(FLAWS)
+            if unknown:
+                raise ValueError(f"unknown flaw(s) {sorted(unknown)}; expected some of {list(FLAWS)}")
+            drawn = {n: float(flaws.get(n, 0.0)) for n in FLAWS}
+        flaws = drawn
         if pos == "C":
             flaws["bent_knees"] = 0.0  # knees are meant to bend in tuck
         # stage lengths
