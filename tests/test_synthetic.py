@@ -71,3 +71,19 @@ def test_finediving_layout_roundtrip(tmp_path, gen):
     np.testing.assert_array_equal(fd.stage_boundaries(key, K=3, T=32), dives[0].boundaries)
     assert (root / "pose" / key[0] / f"{key[1]}.npz").exists()
     assert np.load(root / "features" / "static" / key[0] / f"{key[1]}.npy").shape == (32, 16)
+
+
+def test_controlled_flaws_and_dive_number(gen):
+    d = gen.dive(1, seed=3, flaws={"legs_apart": 0.9}, dive_number="105B")
+    assert d.dive_number == "105B" and d.flaws["legs_apart"] == 0.9
+    assert sum(v > 0 for v in d.flaws.values()) == 1
+    assert d.penalties["stage"][1] == pytest.approx(sum(d.penalties["by_flaw"].values()))
+    # only the legs differ from the flawless twin, and only in flight
+    twin = gen.dive(1, seed=3, flaws={}, dive_number="105B")
+    diff = np.abs(d.skeleton.xy - twin.skeleton.xy).max(axis=2)
+    legs = [0, 1, 4, 5]
+    assert diff[:, legs].max() > 3 * diff[:, [7, 8, 9]].max()
+    with pytest.raises(ValueError, match="unknown flaw"):
+        gen.dive(1, flaws={"splashh": 1.0})
+    with pytest.raises(ValueError, match="dive number"):
+        gen.dive(1, dive_number="405C")
