@@ -316,13 +316,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from posekit.explain import explain
     from posekit.io import write_json
     from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
-    from posekit.training.data import item_tensors
+    from posekit.training.data import item_tensors, key_str
     from posekit.viz import plot_explanation
 
     cfg = load_config(args.config, args.set)
     model = model_from_checkpoint(load_checkpoint(args.checkpoint))
     splits = build_splits(cfg)
-    items = {"/".join(map(str, it.key)) if isinstance(it.key, tuple) else str(it.key): it for it in splits.all()}
+    items = {key_str(it.key): it for it in splits.all()}
     if args.sample not in items:
         raise PosekitError(f"sample {args.sample!r} is not in the dataset (e.g. {', '.join(list(items)[:3])})")
     q = items[args.sample]
@@ -345,7 +345,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     out = Path(args.out)
     expl.to_json(out / "explanation.json")
     paths = plot_explanation(expl, q.pose, out, layout=model.cfg.layout)
-    write_json(out / "exemplars.json", ["/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys])
+    write_json(out / "exemplars.json", [key_str(k) for k in keys])
     print(expl.summary())
     print(f"written {out / 'explanation.json'}, " + ", ".join(p.name for p in paths))
     return 0

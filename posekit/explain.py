@@ -39,7 +39,7 @@ import torch
 from graphs.hierarchy import LEVEL_NAMES, build_hierarchy
 from graphs.layout import get_layout
 from posekit.io import atomic_write_text
-from posekit.models.hpmcore import HPMCoRe
+from posekit.models.hpmcore import Encoded, HPMCoRe
 
 METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
 STREAMS = ("pose", "dynamic", "static")
@@ -166,15 +166,15 @@ class _Scorer(torch.nn.Module):
         self.targets = exemplars["target"].float()
         self.boundaries = boundaries
 
+    def vote(self, q: Encoded) -> dict[str, torch.Tensor]:
+        """Eq. 24 of the encoded query (batch of n variants) against every exemplar."""
+        n = q.boundaries.shape[0]
+        exs = [e.index(torch.zeros(n, dtype=torch.long)) for e in self.ex]
+        return self.model.vote(q, exs, self.targets.expand(n, -1))
+
     def forward(self, pose: torch.Tensor, dynamic: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         batch = {"pose": pose, "dynamic": dynamic, "static": static}
-        q = self.model.encode(batch, fixed_boundaries=self.boundaries)
-        preds = []
-        for m, e in enumerate(self.ex):
-            n = pose.shape[0]
-            e_n = e.index(torch.zeros(n, dtype=torch.long))
-            preds.append(self.targets[m] + self.model.relative(q, e_n).sum(dim=1))
-        return torch.stack(preds, dim=1).mean(dim=1)
+        return self.vote(self.model.encode(batch, fixed_boundaries=self.boundaries))["pred"]
 
 
 def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -230,10 +230,9 @@ def explain(
     with torch.no_grad():
         score = float(scorer(*x))
         base_score = float(scorer(*base))
-        per_ex = []
-        for m, e in enumerate(scorer.ex):
-            per_ex.append(float(ex["target"][m] + model.relative(qe, e).sum()))
-        deltas = torch.stack([model.relative(qe, e)[0] for e in scorer.ex]).mean(0)
+        v = scorer.vote(qe)
+        per_ex = [float(p) for p in v["per_exemplar"][0]]
+        deltas = v["stage_delta"][0]
     delta = None
     if method == "integrated_gradients":
         ig = IntegratedGradients(scorer)

@@ -7,29 +7,17 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_AQA
 
 from posekit.explain import Explanation, explain
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
 from posekit.training.data import item_tensors
 
-TINY = {
-    "seed": 0,
-    "data": {
-        "kind": "synthetic",
-        "T": 24,
-        "K": 3,
-        "val_fraction": 0.2,
-        "synthetic": {"n_train": 16, "n_test": 4, "feature_dim": 8, "num_clips": 4},
-    },
-    "model": {"dim": 16, "hse_blocks": 1, "decoder_layers": 1, "tokens": 2, "mlp_hidden": 16, "seg_hidden": 16},
-    "train": {"epochs": 2, "batch_size": 4, "progress": False, "exemplars": 3, "val_exemplars": 3},
-}
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("explain")
-    (d / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    (d / "tiny.yaml").write_text(yaml.safe_dump(TINY_AQA))
     cfg = load_config(d / "tiny.yaml")
     run_training(cfg, d / "work")
     model = model_from_checkpoint(load_checkpoint(d / "work" / "best.pth"))
@@ -92,37 +80,8 @@ def test_cli_writes_json_and_pictures(trained):
 
     d, *_ = trained
     out = d / "expl"
-    assert (
-        main(
-            [
-                "explain",
-                str(d / "tiny.yaml"),
-                "--checkpoint",
-                str(d / "work" / "best.pth"),
-                "--sample",
-                "test/1",
-                "--out",
-                str(out),
-                "--exemplars",
-                "3",
-            ]
-        )
-        == 0
-    )
+    args = ["explain", str(d / "tiny.yaml"), "--checkpoint", str(d / "work" / "best.pth"), "--out", str(out)]
+    assert main([*args, "--sample", "test/1", "--exemplars", "3"]) == 0
     for name in ("explanation.json", "explain_skeletons.png", "explain_heatmap.png", "explain_stages.png"):
         assert (Path(out) / name).exists(), name
-    assert (
-        main(
-            [
-                "explain",
-                str(d / "tiny.yaml"),
-                "--checkpoint",
-                str(d / "work" / "best.pth"),
-                "--sample",
-                "nope/1",
-                "--out",
-                str(out),
-            ]
-        )
-        == 2
-    )
+    assert main([*args, "--sample", "nope/1"]) == 2

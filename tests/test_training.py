@@ -17,19 +17,6 @@ from posekit.synthetic import DiveGenerator, write_finediving_layout
 from posekit.training import build_splits, load_checkpoint, load_config, run_training
 from posekit.training.config import dump_config
 
-TINY = {
-    "seed": 0,
-    "data": {
-        "kind": "synthetic",
-        "T": 24,
-        "K": 3,
-        "val_fraction": 0.2,
-        "synthetic": {"n_train": 20, "n_test": 6, "feature_dim": 16, "num_clips": 4},
-    },
-    "model": {"dim": 16, "hse_blocks": 1, "decoder_layers": 1, "tokens": 2, "mlp_hidden": 16, "seg_hidden": 16},
-    "train": {"epochs": 2, "batch_size": 4, "progress": False, "exemplars": 3, "val_exemplars": 3, "scheduler": "none"},
-}
-
 
 def _write(path: Path, obj) -> Path:
     path.write_text(yaml.safe_dump(obj))
@@ -37,8 +24,8 @@ def _write(path: Path, obj) -> Path:
 
 
 @pytest.fixture()
-def tiny_cfg(tmp_path):
-    return _write(tmp_path / "tiny.yaml", TINY)
+def tiny_cfg(tmp_path, tiny_aqa):
+    return _write(tmp_path / "tiny.yaml", tiny_aqa)
 
 
 def test_config_base_and_overrides(tmp_path, tiny_cfg):

@@ -233,11 +233,12 @@ class HPMCoRe(nn.Module):
         pred = exemplar["target"].to(stage_delta) + stage_delta.sum(dim=1)  # eq. 19
         return {"pred": pred, "stage_delta": stage_delta, "query": q, "exemplar": e}
 
-    @torch.no_grad()
     def vote(self, q: Encoded, exemplars: list[Encoded], exemplar_targets: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eq. 24 for one batch of queries: ``exemplars[m]`` is the m-th exemplar of every
         query (encoded), ``exemplar_targets`` ``(N, M)``. Returns the mean prediction ``(N,)``,
-        every exemplar's estimate ``(N, M)`` and the mean per-stage deltas ``(N, K)``."""
+        every exemplar's estimate ``(N, M)`` and the mean per-stage deltas ``(N, K)``.
+        Differentiable (explanations take gradients through it); wrap in ``torch.no_grad()``
+        for plain inference."""
         preds, deltas = [], []
         for m, e in enumerate(exemplars):
             d = self.relative(q, e)

@@ -39,6 +39,11 @@ from posekit.errors import AnnotationError, ConfigError, SkeletonFormatError
 from posekit.skeleton import SkeletonSequence
 
 
+def key_str(key: Any) -> str:
+    """A dataset key as users type it: ``(video, idx)`` -> ``"video/idx"``."""
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
 @dataclass
 class AQAItem:
     key: Hashable

@@ -52,6 +52,7 @@ from posekit.training.data import (
     collate_pairs,
     infer_dims,
     item_tensors,
+    key_str,
 )
 
 
@@ -288,10 +289,6 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> HPMCoRe:
 
 
 # ---------------------------------------------------------------------- outputs
-def _key_str(k: Any) -> str:
-    return "/".join(map(str, k)) if isinstance(k, tuple) else str(k)
-
-
 def write_predictions(path: Path, res: dict[str, Any]) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -300,7 +297,7 @@ def write_predictions(path: Path, res: dict[str, Any]) -> Path:
     for i, k in enumerate(res["keys"]):
         w.writerow(
             [
-                _key_str(k),
+                key_str(k),
                 f"{res['true'][i]:.4f}",
                 f"{res['pred'][i]:.4f}",
                 *[f"{v:.4f}" for v in res["stage_delta"][i]],
@@ -320,10 +317,10 @@ def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T
     if res["pred_boundaries"].shape[1]:
         rows: dict[str, np.ndarray] = {}
         for i, k in enumerate(res["keys"][:12]):
-            rows[f"{_key_str(k)} pred"] = res["pred_boundaries"][i]
+            rows[f"{key_str(k)} pred"] = res["pred_boundaries"][i]
             tb = np.asarray(res["true_boundaries"][i]) if len(res["true_boundaries"]) else np.array([-1])
             if (tb >= 0).all():
-                rows[f"{_key_str(k)} true"] = tb
+                rows[f"{key_str(k)} true"] = tb
         paths.append(plot_stage_timelines(rows, T, out / "stages.png"))
     if history:
         paths.append(plot_training_curves(history, out / "curves.png"))
