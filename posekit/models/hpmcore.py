@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from posekit.models.fusion import FUSION_KINDS, PoseGuidedFusion
+from posekit.models.losses import contrastive_loss
 from posekit.models.regression import MultiStageRegressor
 from posekit.models.segmentation import ProcedureSegmentation, boundaries_to_labels_t, monotone_decode, stage_pool
 from posekit.models.skeletal import HierarchicalSkeletalEncoder
@@ -101,6 +102,7 @@ class Encoded:
     boundaries: torch.Tensor  # (N, K - 1) used for pooling
     predicted_boundaries: torch.Tensor  # (N, K - 1)
     joints: torch.Tensor | None  # (N, T, V, D) skeletal joint features
+    extra: dict[str, torch.Tensor] | None = None  # method-specific per-video tensors (posekit.methods)
 
     def stage_features(self) -> dict[str, torch.Tensor]:
         """Mean of each stage's tokens ``(N, K, D)`` per stream (for the contrastive loss)."""
@@ -120,6 +122,22 @@ class Encoded:
             self.boundaries[idx],
             self.predicted_boundaries[idx],
             pick(self.joints),
+            None if self.extra is None else {k: v[idx] for k, v in self.extra.items()},
+        )
+
+    @staticmethod
+    def cat(encs: list[Encoded]) -> Encoded:
+        """Concatenate batches (joint features are dropped: evaluation does not need them)."""
+        cat = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
+        extra = encs[0].extra
+        return Encoded(
+            cat([x.fused for x in encs]),
+            cat([x.static for x in encs]),
+            cat([x.seg_logits for x in encs]),
+            torch.cat([x.boundaries for x in encs]),
+            torch.cat([x.predicted_boundaries for x in encs]),
+            None,
+            None if extra is None else {k: torch.cat([x.extra[k] for x in encs]) for k in extra},  # type: ignore[index]
         )
 
 
@@ -130,6 +148,10 @@ def uniform_boundaries(N: int, T: int, K: int, device: torch.device | None = Non
 
 
 class HPMCoRe(nn.Module):
+    name = "hpmcore"
+    pairwise = True  # scores a query against exemplars (eq. 19, 24)
+    semi_supervised = False
+
     def __init__(self, cfg: HPMCoReConfig):
         super().__init__()
         cfg.validate()
@@ -169,6 +191,20 @@ class HPMCoRe(nn.Module):
                 raise ValueError(f"seg_input={c.seg_input} but that stream is switched off")
             return c.seg_input
         return "dynamic" if c.dve else ("skeleton" if c.hse else "static")
+
+    @property
+    def segments(self) -> bool:
+        """Whether the model predicts stage boundaries (AIoU is reported)."""
+        return self.cfg.K > 1 and self.cfg.stage_source == "predicted"
+
+    def stage_weights(self) -> torch.Tensor:
+        """Learned normalised stage weights lambda_k (eq. 20)."""
+        return self.regressor.stage_weights
+
+    def prepare(self, train: list[Any], cfg: dict[str, Any]) -> None:
+        """Set up from the training split before training (score scale for eq. 21)."""
+        targets = torch.tensor([it.target(cfg["data"]["use_difficulty"]) for it in train])
+        self.score_scale.fill_(float(max(targets.std(), 1e-3)))
 
     # ------------------------------------------------------------------ encode
     def encode(
@@ -246,6 +282,28 @@ class HPMCoRe(nn.Module):
             preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
         P = torch.stack(preds, dim=1)
         return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
+
+    def loss(
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 23 with the weights of ``cfg['loss']``: ``w_aqa L_aqa + w_ce L_ce + w_cont L_cont``."""
+        w = cfg["loss"]
+        l_aqa = torch.mean(((out["pred"] - q["target"]) / self.score_scale) ** 2)  # eq. 21
+        l_ce = out["pred"].new_zeros(())
+        qe: Encoded = out["query"]
+        ee: Encoded = out["exemplar"]
+        if self.segmenter is not None and qe.seg_logits is not None:
+            T = qe.seg_logits.shape[1]
+            for enc, b in ((qe, q["boundaries"]), (ee, e["boundaries"])):
+                l_ce = l_ce + self.segmenter.loss(enc.seg_logits, segmentation_labels(b, T))  # eq. 7
+        l_cont = out["pred"].new_zeros(())
+        if w["cont"] and w["cont_kind"] != "none":
+            fq, fe = qe.stage_features(), ee.stage_features()
+            for s in fq:
+                l_cont = l_cont + contrastive_loss(w["cont_kind"], fq[s], fe[s], w["tau"])  # eq. 16
+        total = w["aqa"] * l_aqa + w["ce"] * l_ce + w["cont"] * l_cont
+        parts = {"loss": total, "aqa": l_aqa, "ce": l_ce, "cont": l_cont}
+        return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
 def segmentation_labels(boundaries: torch.Tensor, T: int) -> torch.Tensor:

@@ -1,8 +1,10 @@
 """AQA training configs (YAML).
 
-A config has four sections - ``data``, ``model`` (:class:`HPMCoReConfig`), ``loss`` and
-``train`` - and may start from others with ``_base_: [relative/path.yaml, ...]`` (merged in
-order, then this file on top, dicts merged key by key, like mmengine's Python configs).
+A config names its ``method`` (default ``hpmcore``; :mod:`posekit.methods`) and has four
+sections - ``data``, ``model`` (the method's config, e.g. :class:`HPMCoReConfig`), ``loss``
+(HP-MCoRe's weights; the others keep theirs in ``model``) and ``train`` - and may start
+from others with ``_base_: [relative/path.yaml, ...]`` (merged in order, then this file on
+top, dicts merged key by key, like mmengine's Python configs).
 ``posekit train CONFIG --set train.epochs=3 model.dim=32`` overrides single values (parsed
 as YAML scalars). Unknown sections or keys are errors that name the file and the key.
 """
@@ -19,6 +21,7 @@ from posekit.errors import ConfigError
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
+    "method": "hpmcore",  # hpmcore | tsa | core | sapnet | progressive | decoupling (posekit.methods)
     "work_dir": None,
     "data": {
         "kind": "synthetic",  # synthetic | finediving | mtl_aqa | generic | speed_climbing
@@ -39,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
         "folds": None,  # generic / speed_climbing: k-fold CV by group instead (test = fold `fold`)
         "fold": 0,
         "augment": {"flip": 0.0, "scale": 0.0, "rotate": 0.0},  # training skeleton augmentation
+        "labelled_fraction": 1.0,  # < 1: the rest of the training clips lose their scores (semi-supervised)
+        "exemplar_group": "group",  # match exemplars on the group (dive number) or the difficulty
     },
     "model": {},
     "loss": {"aqa": 1.0, "ce": 1.0, "cont": 1.0, "cont_kind": "stage", "tau": 0.5},
@@ -123,9 +128,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     _check_keys(user, DEFAULTS, src)
     cfg = _merge(DEFAULTS, user)
     cfg["_source"] = str(src) if src else None
-    from posekit.models.hpmcore import HPMCoReConfig
+    from posekit.methods import method_config
 
-    HPMCoReConfig.from_dict(model_section(cfg), str(src) if src else None)
+    method_config(cfg["method"], model_section(cfg), str(src) if src else None)
     return cfg
 
 

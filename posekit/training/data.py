@@ -26,7 +26,7 @@ wrong shape, NaN or inf.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class AQASplits:
     val: list[AQAItem]
     test: list[AQAItem]
     info: dict[str, Any]
+    unlabelled: list[AQAItem] = field(default_factory=list)  # training clips whose score is hidden
 
     def all(self) -> list[AQAItem]:
         return [*self.train, *self.val, *self.test]
@@ -330,8 +331,38 @@ def build_splits(cfg: dict[str, Any]) -> AQASplits:
     train, val = carve_val(train, float(d["val_fraction"]), seed)
     if d["use_difficulty"] and any(it.difficulty <= 0 for it in train + val + test):
         raise ConfigError("use_difficulty needs a positive difficulty for every clip", cfg.get("_source"), "data")
-    info.update(n_train=len(train), n_val=len(val), n_test=len(test))
-    return AQASplits(train, val, test, info)
+    train, unlabelled = split_labelled(train, float(d["labelled_fraction"]), cfg.get("_source"))
+    info.update(n_train=len(train), n_val=len(val), n_test=len(test), n_unlabelled=len(unlabelled))
+    return AQASplits(train, val, test, info, unlabelled)
+
+
+def split_labelled(
+    train: list[AQAItem], fraction: float, where: str | None = None
+) -> tuple[list[AQAItem], list[AQAItem]]:
+    """Semi-supervised protocol (``data.labelled_fraction``): keep the scores of a
+    ``fraction`` of the training clips spread evenly over the score range (SAP-Net samples
+    labelled clips uniformly by score); the rest become unlabelled clips."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {fraction}", where, "data.labelled_fraction")
+    if fraction >= 1:
+        return train, []
+    n = max(2, int(round(fraction * len(train))))
+    order = sorted(range(len(train)), key=lambda i: (train[i].score, repr(train[i].key)))
+    pick = {order[int(round(j))] for j in np.linspace(0, len(order) - 1, n)}
+    return [it for i, it in enumerate(train) if i in pick], [it for i, it in enumerate(train) if i not in pick]
+
+
+def exemplar_groups(items: list[AQAItem], cfg: dict[str, Any]) -> dict[Hashable, str]:
+    """What exemplars are matched on (``data.exemplar_group``): ``group`` (the dive number)
+    or ``difficulty`` (the degree of difficulty: CoRe's choice for MTL-AQA)."""
+    how = cfg["data"].get("exemplar_group", "group")
+    if how == "difficulty":
+        return {it.key: f"{it.difficulty:.2f}" for it in items}
+    if how != "group":
+        raise ConfigError(
+            f"data.exemplar_group must be group or difficulty, got {how!r}", cfg.get("_source"), "data.exemplar_group"
+        )
+    return {it.key: it.group for it in items if it.group}
 
 
 # ---------------------------------------------------------------------- torch side
@@ -393,8 +424,10 @@ class PairDataset(Dataset):
         use_difficulty: bool,
         augment: dict[str, float] | None = None,
         layout: str = "mpii16",
+        unlabelled: set[Hashable] | None = None,
     ):
         self.items = items
+        self.unlabelled = unlabelled
         self.by_key = {it.key: it for it in items}
         self.sampler, self.use_dn, self.use_difficulty = sampler, use_dn, use_difficulty
         self.epoch = 0
@@ -417,6 +450,11 @@ class PairDataset(Dataset):
                 self.augment.get("rotate", 0.0),
             )
             t["pose"] = torch.from_numpy(np.ascontiguousarray(pose))
+        if self.unlabelled is not None:  # semi-supervised: hidden scores are flagged (and zeroed)
+            hidden = it.key in self.unlabelled
+            t["labelled"] = torch.tensor(0.0 if hidden else 1.0)
+            if hidden:
+                t["target"] = torch.tensor(0.0)
         return t
 
     def set_epoch(self, epoch: int) -> None:

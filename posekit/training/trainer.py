@@ -40,8 +40,7 @@ from posekit.datasets.exemplars import ExemplarSampler
 from posekit.errors import ConfigError
 from posekit.io import atomic_write, atomic_write_text, write_json
 from posekit.metrics import aiou, score_metrics
-from posekit.models.hpmcore import Encoded, HPMCoRe, HPMCoReConfig, segmentation_labels
-from posekit.models.losses import contrastive_loss
+from posekit.models.hpmcore import Encoded, HPMCoRe
 from posekit.training.config import dump_config, model_section
 from posekit.training.data import (
     AQAItem,
@@ -50,6 +49,7 @@ from posekit.training.data import (
     build_splits,
     collate,
     collate_pairs,
+    exemplar_groups,
     infer_dims,
     item_tensors,
     key_str,
@@ -92,7 +92,8 @@ def pick_device(cfg: dict[str, Any]) -> torch.device:
 
 
 def build_model(cfg: dict[str, Any], splits: AQASplits) -> HPMCoRe:
-    """The model of the config, its input sizes inferred from the data where not set."""
+    """The model of the config's ``method`` (HP-MCoRe or one of :mod:`posekit.methods`), its
+    input sizes inferred from the data where not set, prepared on the training split."""
     m = model_section(cfg)
     dims = infer_dims(splits.train)
     m.setdefault("in_channels", dims["in_channels"])
@@ -106,10 +107,10 @@ def build_model(cfg: dict[str, Any], splits: AQASplits) -> HPMCoRe:
                     f"model.{flag}",
                 )
             m[stream] = dims[stream]
-    mc = HPMCoReConfig.from_dict(m, cfg.get("_source"))
-    model = HPMCoRe(mc)
-    targets = np.array([it.target(cfg["data"]["use_difficulty"]) for it in splits.train])
-    model.score_scale.fill_(float(max(targets.std(), 1e-3)))
+    from posekit.methods import build_method
+
+    model = build_method(cfg.get("method", "hpmcore"), m, cfg.get("_source"))
+    model.prepare(splits.train, cfg)
     return model
 
 
@@ -143,40 +144,11 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 def compute_loss(
     model: HPMCoRe, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 23 with the weights of ``cfg['loss']``."""
-    w = cfg["loss"]
-    scale = model.score_scale
-    l_aqa = torch.mean(((out["pred"] - q["target"]) / scale) ** 2)  # eq. 21
-    l_ce = out["pred"].new_zeros(())
-    qe: Encoded = out["query"]
-    ee: Encoded = out["exemplar"]
-    if model.segmenter is not None and qe.seg_logits is not None:
-        T = qe.seg_logits.shape[1]
-        for enc, b in ((qe, q["boundaries"]), (ee, e["boundaries"])):
-            l_ce = l_ce + model.segmenter.loss(enc.seg_logits, segmentation_labels(b, T))  # eq. 7
-    l_cont = out["pred"].new_zeros(())
-    if w["cont"] and w["cont_kind"] != "none":
-        fq, fe = qe.stage_features(), ee.stage_features()
-        for s in fq:
-            l_cont = l_cont + contrastive_loss(w["cont_kind"], fq[s], fe[s], w["tau"])  # eq. 16
-    total = w["aqa"] * l_aqa + w["ce"] * l_ce + w["cont"] * l_cont
-    parts = {"loss": total, "aqa": l_aqa, "ce": l_ce, "cont": l_cont}
-    return total, {k: float(v.detach()) for k, v in parts.items()}
+    """The method's objective (HP-MCoRe: eq. 23 with the weights of ``cfg['loss']``)."""
+    return model.loss(out, q, e, cfg)
 
 
 # ---------------------------------------------------------------------- evaluation
-def _cat(encs: list[Encoded]) -> Encoded:
-    cat = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
-    return Encoded(
-        cat([x.fused for x in encs]),
-        cat([x.static for x in encs]),
-        cat([x.seg_logits for x in encs]),
-        torch.cat([x.boundaries for x in encs]),
-        torch.cat([x.predicted_boundaries for x in encs]),
-        None,
-    )
-
-
 @torch.no_grad()
 def encode_items(
     model: HPMCoRe, items: list[AQAItem], device: torch.device, use_difficulty: bool, batch_size: int = 32
@@ -188,7 +160,7 @@ def encode_items(
         enc = model.encode(batch, use_labels=False)
         enc.joints = None
         out.append(enc)
-    return _cat(out)
+    return Encoded.cat(out)
 
 
 @torch.no_grad()
@@ -205,15 +177,17 @@ def evaluate_items(
     device = device or next(model.parameters()).device
     model.eval()
     use_diff, use_dn = cfg["data"]["use_difficulty"], cfg["data"]["use_dn"]
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
+    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(pool, cfg), cfg["seed"])
     M = min(M, len(pool))
     row = {it.key: i for i, it in enumerate(pool)}
     import warnings
 
+    groups = exemplar_groups(queries, cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "fewer than M exemplars with this dive number" is expected on small sets
         ex_keys = [
-            sampler.test_exemplars(q.key, M, use_dn=use_dn and bool(q.group), dive_number=q.group) for q in queries
+            sampler.test_exemplars(q.key, M, use_dn=use_dn and bool(groups.get(q.key)), dive_number=groups.get(q.key))
+            for q in queries
         ]
     pool_enc = encode_items(model, pool, device, use_diff, batch_size)
     q_enc = encode_items(model, queries, device, use_diff, batch_size)
@@ -240,7 +214,7 @@ def evaluate_items(
     pb = q_enc.predicted_boundaries.cpu().numpy()
     gt = np.stack([q.boundaries for q in queries]) if queries[0].boundaries.size else np.zeros((len(queries), 0))
     known = (gt >= 0).all(axis=1) if gt.size else np.zeros(len(queries), bool)
-    if model.cfg.K >= 3 and model.cfg.stage_source == "predicted" and known.any():
+    if model.cfg.K >= 3 and model.segments and known.any() and pb.shape[1] == gt.shape[1]:
         metrics.update({f"aiou@{d}": v for d, v in aiou(pb[known], gt[known], d=[0.5, 0.75]).items()})
     return {
         "keys": [q.key for q in queries],
@@ -274,9 +248,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> HPMCoRe:
+    """Rebuild the model a checkpoint describes (``method`` and ``model_config``) and load it."""
+    from posekit.methods import build_method
+
     if "model" not in ckpt or "model_config" not in ckpt:
         raise ConfigError(f"not a posekit model checkpoint (keys {sorted(ckpt)[:6]})", field="model")
-    model = HPMCoRe(HPMCoReConfig.from_dict(ckpt["model_config"]))
+    model = build_method(ckpt.get("method", "hpmcore"), ckpt["model_config"])
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
@@ -363,9 +340,18 @@ def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False
     if bs % world:
         raise ConfigError(f"train.batch_size {bs} is not divisible by the {world} processes", cfg.get("_source"))
     use_diff = cfg["data"]["use_difficulty"]
-    pool = splits.train
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
-    pairs = PairDataset(pool, sampler, cfg["data"]["use_dn"], use_diff, cfg["data"]["augment"], cfg["data"]["layout"])
+    pool = splits.train  # labelled clips: exemplars and supervised queries
+    queries = pool + (splits.unlabelled if model.semi_supervised else [])
+    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(queries, cfg), cfg["seed"])
+    pairs = PairDataset(
+        queries,
+        sampler,
+        cfg["data"]["use_dn"],
+        use_diff,
+        cfg["data"]["augment"],
+        cfg["data"]["layout"],
+        unlabelled={it.key for it in splits.unlabelled} if model.semi_supervised else None,
+    )
     dsampler = DistributedSampler(pairs, num_replicas=world, rank=rank, shuffle=True, seed=int(cfg["seed"]))
     loader = DataLoader(pairs, batch_size=bs // world, sampler=dsampler, collate_fn=collate_pairs, num_workers=0)
     net: torch.nn.Module = model
@@ -409,7 +395,10 @@ def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False
             rec.update({f"val_{k}": v for k, v in res["metrics"].items()})
             if rec.get("val_srcc", -np.inf) > best["srcc"]:
                 best = {"epoch": epoch, "srcc": rec["val_srcc"]}
-                save_checkpoint(best_path, {"model": model.state_dict(), "model_config": model_cfg, "epoch": epoch})
+                save_checkpoint(
+                    best_path,
+                    {"model": model.state_dict(), "model_config": model_cfg, "method": model.name, "epoch": epoch},
+                )
         history.append(rec)
         if rank == 0:
             msg = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if isinstance(v, float) and k != "seconds")
@@ -425,6 +414,7 @@ def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False
                     "best": best,
                     "rng": torch.get_rng_state(),
                     "model_config": model_cfg,
+                    "method": model.name,
                 },
             )
             write_json(work / "history.json", history)
@@ -432,7 +422,13 @@ def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False
     if rank == 0:
         if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
             save_checkpoint(
-                best_path, {"model": model.state_dict(), "model_config": model_cfg, "epoch": len(history) - 1}
+                best_path,
+                {
+                    "model": model.state_dict(),
+                    "model_config": model_cfg,
+                    "method": model.name,
+                    "epoch": len(history) - 1,
+                },
             )
         ck = load_checkpoint(best_path)
         model.load_state_dict(ck["model"])
@@ -471,8 +467,9 @@ def evaluate_and_write(
         "exemplars": int(cfg["train"]["exemplars"]),
         "metrics": res["metrics"],
         "best_epoch": best_epoch,
-        "stage_weights": model.regressor.stage_weights.detach().cpu().tolist(),
-        "rho": float(model.fusion.rho.detach()) if model.fusion is not None else None,
+        "method": model.name,
+        "stage_weights": None if (sw := model.stage_weights()) is None else sw.detach().cpu().tolist(),
+        "rho": float(model.fusion.rho.detach()) if getattr(model, "fusion", None) is not None else None,
         "eval_seconds": secs,
         "data": splits.info,
         "plots": [str(p) for p in plots],
