@@ -4,15 +4,17 @@
 
 Trains the fused model of configs/aqa/synthetic.yaml (or loads ``--checkpoint``), then
 generates dives with exactly one injected flaw each (severity 0.7-1), explains each one
-with integrated gradients against the mean of its 10 same-dive-number exemplars, and
+with integrated gradients against its 10 same-dive-number exemplars (baseline: their mean;
+``--baseline aligned``: their mean after stage-wise alignment onto the query's stages), and
 measures:
 
 * joint hit rate - the 3 most negative joints of the flawed stage include a joint the flaw
   moves (skeleton flaws), against the chance rate of 3 random joints;
 * stage hit rate - the stage with the most negative attribution (skeleton + RGB) is the
-  flawed stage, against chance 1/3;
+  flawed stage, against chance 1/3 (also reported: the most negative of the model's own
+  per-stage relative scores, eq. 20);
 * splash - the RGB share of the entry stage's attribution for splash dives vs for dives
-  with a skeleton flaw;
+  with the entry-angle flaw (same stage, skeleton only) and vs all skeleton flaws;
 * faithfulness - deletion curves: joints replaced by the baseline in attribution order vs
   in random order; the mean absolute score change over the curve (same samples, same run).
 
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 
 from posekit.datasets.exemplars import ExemplarSampler
-from posekit.explain import explain
+from posekit.explain import align_to_stages, explain
 from posekit.io import write_json
 from posekit.synthetic import FLAWS, DiveGenerator
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
@@ -77,13 +79,27 @@ def deletion_area(model, q, ex, order: list[int], base_pose: torch.Tensor) -> fl
     return float(np.mean(np.abs(s.numpy() - s0)))
 
 
+@torch.no_grad()
+def baseline_pose(model, q, ex, kind: str) -> torch.Tensor:
+    """The skeleton baseline ``(C, T, V)`` the explanation used."""
+    poses = torch.stack([t["pose"] for t in ex])
+    if kind == "exemplar":
+        return poses[0]
+    if kind == "aligned":
+        qb = model.encode({k: v.unsqueeze(0) for k, v in q.items()}).predicted_boundaries
+        eb = model.encode({k: torch.stack([t[k] for t in ex]) for k in ex[0]}).predicted_boundaries
+        poses = align_to_stages(poses, eb, qb, model.cfg.T, time_dim=2)
+    return poses.mean(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--checkpoint", type=Path)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--n", type=int, default=10, help="dives per flaw")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "explain_synthetic.json")
+    ap.add_argument("--baseline", default="aligned", choices=["aligned", "mean", "exemplar"])
+    ap.add_argument("--out", type=Path, help="default bench/results/explain_synthetic[_BASELINE].json")
     args = ap.parse_args(argv)
     over = ["train.progress=false", f"train.epochs={2 if args.quick else args.epochs}"]
     if args.quick:
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 keys = sampler.test_exemplars(("q", f, i), 10, dive_number=dn)
             ex = [item_tensors(by[k], False) for k in keys]
             q = tensors(dv, cfg)
-            e = explain(model, q, ex, baseline="mean", n_steps=24)
+            e = explain(model, q, ex, baseline=args.baseline, n_steps=24)
             k = spec["stage"]
             stage_total = e.per_stage() + np.asarray(e.rgb.get("per_stage", [0.0] * 3))
             rgb_entry = abs(e.rgb["per_stage"][2]) if e.rgb else 0.0
@@ -134,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
                 "pred": e.score,
                 "true": dv.score,
                 "stage_hit": int(np.argmin(stage_total) == k),
+                "stage_hit_model": int(np.argmin(e.stage_deltas) == k),
                 "rgb_share_entry": rgb_entry / max(rgb_entry + sk_entry, 1e-12),
             }
             if spec["joints"]:
                 top = [name for name, _v in e.top_joints(3, stage=k, sign="negative")]
                 row["joint_hit"] = int(bool(set(top) & set(spec["joints"])))
                 row["top3"] = top
-                base_pose = torch.stack([t["pose"] for t in ex]).mean(0)
+                base_pose = baseline_pose(model, q, ex, args.baseline)
                 pj = np.abs(e.per_joint())
                 ordered = deletion_area(model, q, ex, list(np.argsort(-pj)), base_pose)
                 rand = np.mean([deletion_area(model, q, ex, list(rng.permutation(16)), base_pose) for _ in range(3)])
@@ -151,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     joint_hit = float(np.mean([r["joint_hit"] for r in sk_rows]))
     chance = float(np.mean([1 - comb(16 - len(FLAWS[r["flaw"]]["joints"]), 3) / comb(16, 3) for r in sk_rows]))
     stage_hit = float(np.mean([r["stage_hit"] for r in rows]))
+    stage_hit_model = float(np.mean([r["stage_hit_model"] for r in rows]))
+    entry_angle = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] == "entry_angle"]))
     splash = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] == "splash"]))
     other = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] != "splash" and FLAWS[r["flaw"]]["joints"]]))
     d_attr = float(np.mean([r["deletion_attr"] for r in sk_rows]))
@@ -158,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     per_flaw = {
         f: {
             "stage_hit": float(np.mean([r["stage_hit"] for r in rows if r["flaw"] == f])),
+            "stage_hit_model": float(np.mean([r["stage_hit_model"] for r in rows if r["flaw"] == f])),
             **(
                 {"joint_hit": float(np.mean([r["joint_hit"] for r in rows if r["flaw"] == f]))}
                 if FLAWS[f]["joints"]
@@ -171,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(ratio {joint_hit / chance:.2f})"
     )
     print(f"stage hit rate {stage_hit:.2f} vs chance 0.33 (ratio {stage_hit / (1 / 3):.2f})")
+    print(f"stage hit rate of the model's own stage scores (eq. 20) {stage_hit_model:.2f} vs chance 0.33")
     print(
-        f"RGB share of the entry stage: splash dives {splash:.2f} vs skeleton-flaw dives {other:.2f} "
+        f"RGB share of the entry stage: splash dives {splash:.2f} vs entry-angle dives {entry_angle:.2f} "
+        f"(ratio {splash / max(entry_angle, 1e-12):.2f}), vs all skeleton-flaw dives {other:.2f} "
         f"(ratio {splash / max(other, 1e-12):.2f})"
     )
     print(
@@ -187,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             "joint_hit": joint_hit,
             "joint_chance": chance,
             "stage_hit": stage_hit,
+            "stage_hit_model": stage_hit_model,
+            "baseline": args.baseline,
             "rgb_share_entry_splash": splash,
+            "rgb_share_entry_entry_angle": entry_angle,
             "rgb_share_entry_other": other,
             "deletion_attr": d_attr,
             "deletion_random": d_rand,

@@ -345,6 +345,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     out = Path(args.out)
     expl.to_json(out / "explanation.json")
     paths = plot_explanation(expl, q.pose, out, layout=model.cfg.layout)
+    if args.clip is not None:  # the explanation on the video frames, with the extracted skeleton
+        from posekit.pose.video import read_clip
+        from posekit.skeleton import SkeletonSequence
+        from posekit.viz import plot_explanation_on_frames
+
+        if args.skeleton is None:
+            raise PosekitError("--clip needs --skeleton (the skeleton extracted from that clip, pixel coordinates)")
+        seq = SkeletonSequence.load(args.skeleton)
+        clip = read_clip(args.clip, num_frames=seq.num_frames)
+        paths.append(plot_explanation_on_frames(expl, clip.frames, seq.data, out / "explain_video.png", seq.layout))
     write_json(out / "exemplars.json", [key_str(k) for k in keys])
     print(expl.summary())
     print(f"written {out / 'explanation.json'}, " + ", ".join(p.name for p in paths))
@@ -446,8 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--method", choices=["integrated_gradients", "gradient_x_input", "occlusion"], default="integrated_gradients"
     )
-    p.add_argument("--baseline", choices=["exemplar", "mean", "zeros"], default="exemplar")
+    p.add_argument("--baseline", choices=["exemplar", "mean", "aligned", "zeros"], default="exemplar")
     p.add_argument("--exemplars", type=int, default=10)
+    p.add_argument("--clip", type=Path, help="the sample's video: also draw the explanation on its frames")
+    p.add_argument("--skeleton", type=Path, help="with --clip: the skeleton .npz extracted from it (posekit extract)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_explain)
 

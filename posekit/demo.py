@@ -8,8 +8,9 @@ generated scores without ``../shared``) - and job 1: the athlete's skeleton extr
 the real broadcast dive in ``../shared`` (or from a clip generated from scikit-image's
 photographs of people), with an overlay GIF and a QC report - and job 2: a small fused
 HP-MCoRe model trained on generated dives (:mod:`posekit.synthetic`), with its test metrics
-and plots. Everything lands under ``--out`` with a JSON
-report; the paths are printed at the end.
+and plots - and job 3: one of its predictions explained (integrated gradients: the joints,
+frames and stages that moved the score, as JSON and pictures). Everything lands under
+``--out`` with a JSON report; the paths are printed at the end.
 """
 
 from __future__ import annotations
@@ -208,6 +209,40 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     report["outputs"]["train_metrics"] = str(out / "train" / "metrics_test.json")
     for p in summary["plots"]:
         report["outputs"][f"train_{Path(p).stem}"] = p
+
+    # 7. job 3: explain one prediction of that model - which joints, frames and stages moved it
+    import warnings
+
+    from posekit.datasets.exemplars import ExemplarSampler
+    from posekit.explain import explain
+    from posekit.training import build_splits, load_checkpoint, model_from_checkpoint
+    from posekit.training.data import item_tensors, key_str
+
+    model = model_from_checkpoint(load_checkpoint(out / "train" / "best.pth"))
+    splits = build_splits(cfg)
+    q = splits.test[0]
+    pool = splits.train
+    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keys = sampler.test_exemplars(q.key, 10, dive_number=q.group)
+    by = {it.key: it for it in pool}
+    expl = explain(model, item_tensors(q, False), [item_tensors(by[k], False) for k in keys], baseline="mean")
+    expl.key = key_str(q.key)
+    edir = out / "explain"
+    report["outputs"]["explanation"] = str(edir / "explanation.json")
+    expl.to_json(edir / "explanation.json")
+    for p in viz.plot_explanation(expl, q.pose, edir, layout=model.cfg.layout):
+        report["outputs"][p.stem] = str(p)
+    report["explanation"] = {
+        "sample": expl.key,
+        "predicted": expl.score,
+        "true": expl.true_score,
+        "top_joints": expl.top_joints(3),
+        "stage_deltas": dict(zip(expl.stage_names, expl.stage_deltas, strict=True)),
+        "ig_convergence_delta": expl.convergence_delta,
+    }
+    print(f"explanation of generated dive {expl.key}:\n  " + expl.summary().replace("\n", "\n  "))
 
     report["seconds"] = round(time.time() - t0, 2)
     report["outputs"]["report"] = str(write_json(out / "report.json", report))

@@ -13,7 +13,10 @@ multi-exemplar voting (HP-MCoRe eq. 24) and attributes the predicted score to th
 
 Baselines (what an attribution is measured against): ``"exemplar"`` (default; the first
 exemplar's skeleton and features: "why does the query score differently from this
-exemplar"), ``"mean"`` (the mean of the exemplars' inputs: a mean pose) or ``"zeros"``.
+exemplar"), ``"mean"`` (the mean of the exemplars' inputs: a mean pose), ``"aligned"`` (the
+mean of the exemplars after each one is time-warped stage by stage onto the query's stages
+- its take-off resampled onto the query's take-off frames and so on, as TSA resizes steps -
+a mean pose *in step with the query*) or ``"zeros"``.
 With integrated gradients the attributions add up to ``f(query) - f(baseline)``
 (completeness); :attr:`Explanation.convergence_delta` reports how closely.
 
@@ -40,8 +43,10 @@ from graphs.hierarchy import LEVEL_NAMES, build_hierarchy
 from graphs.layout import get_layout
 from posekit.io import atomic_write_text
 from posekit.models.hpmcore import Encoded, HPMCoRe
+from posekit.models.segmentation import stage_pool
 
 METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
+BASELINES = ("aligned", "exemplar", "mean", "zeros")
 STREAMS = ("pose", "dynamic", "static")
 
 
@@ -110,7 +115,11 @@ class Explanation:
         ex = np.mean(self.exemplar_targets)
         lines.append(
             f"against {len(self.exemplar_targets)} exemplar(s) scored {ex:.2f} on average: "
-            + ", ".join(f"{n} {d:+.2f}" for n, d in zip(self.stage_names, self.stage_deltas, strict=True))
+            + (
+                ", ".join(f"{n} {d:+.2f}" for n, d in zip(self.stage_names, self.stage_deltas, strict=True))
+                if len(self.stage_deltas) == len(self.stage_names)
+                else ", ".join(f"{d:+.2f}" for d in self.stage_deltas)  # a whole-clip score
+            )
         )
         ps = self.per_stage()
         for k, name in enumerate(self.stage_names):
@@ -174,7 +183,11 @@ class _Scorer(torch.nn.Module):
 
     def forward(self, pose: torch.Tensor, dynamic: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         batch = {"pose": pose, "dynamic": dynamic, "static": static}
-        return self.vote(self.model.encode(batch, fixed_boundaries=self.boundaries))["pred"]
+        pred = self.vote(self.model.encode(batch, fixed_boundaries=self.boundaries))["pred"]
+        # an input the score does not use (e.g. SAP-Net's student ignores the skeleton) stays in
+        # the graph with zero gradient, so its attribution is exactly 0
+        unused = sum(t.flatten(1).sum(1) for t in (pose, dynamic, static))
+        return pred + 0.0 * unused
 
 
 def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -187,7 +200,7 @@ def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tenso
 
 
 def explain(
-    model: HPMCoRe,
+    model: HPMCoRe,  # or any posekit.methods model (same encode / vote interface)
     query: dict[str, torch.Tensor],
     exemplars: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor],
     method: str = "integrated_gradients",
@@ -216,6 +229,14 @@ def explain(
     if isinstance(baseline, dict):
         base = _inputs(model, {k: v.unsqueeze(0) for k, v in baseline.items()})  # unbatched, like query
         base_name = "given"
+    elif baseline == "aligned":
+        with torch.no_grad():
+            eb = model.encode(ex).predicted_boundaries
+        base = tuple(
+            align_to_stages(t, eb, b, model.cfg.T, time_dim).mean(dim=0, keepdim=True)
+            for t, time_dim in zip(_inputs(model, ex), (2, 1, 1), strict=True)
+        )
+        base_name = "aligned"
     elif baseline == "exemplar":
         base = tuple(t[:1] for t in _inputs(model, ex))
         base_name = "exemplar"
@@ -226,7 +247,7 @@ def explain(
         base = tuple(torch.zeros_like(t) for t in x)
         base_name = "zeros"
     else:
-        raise ValueError(f"baseline must be 'exemplar', 'mean', 'zeros' or a dict of tensors, got {baseline!r}")
+        raise ValueError(f"baseline must be one of {BASELINES} or a dict of tensors, got {baseline!r}")
     with torch.no_grad():
         score = float(scorer(*x))
         base_score = float(scorer(*base))
@@ -244,17 +265,18 @@ def explain(
         shifted = _Shifted(scorer, base)
         attrs = InputXGradient(shifted).attribute(diff)
     else:
-        attrs = _occlusion(scorer, x, base, b[0], model.cfg.K, score)
+        attrs = _occlusion(scorer, x, base, b[0], int(b.shape[1]) + 1, score)
     pose_attr = attrs[0][0].sum(dim=0).detach().cpu().numpy()  # (T, V)
-    K = model.cfg.K
-    names = stage_names or (["take-off", "flight", "entry"] if K == 3 else [f"stage {k + 1}" for k in range(K)])
+    K = int(b.shape[1]) + 1  # stages the model scores (1 for whole-clip methods such as CoRe)
+    default = {1: ["whole clip"], 3: ["take-off", "flight", "entry"]}
+    names = stage_names or default.get(K, [f"stage {k + 1}" for k in range(K)])
     lay = get_layout(model.cfg.layout)
     expl = Explanation(
         score=score,
         exemplar_targets=[float(t) for t in ex["target"]],
         exemplar_predictions=per_ex,
         stage_deltas=[float(d) for d in deltas],
-        stage_weights=[float(w) for w in model.regressor.stage_weights.detach()],
+        stage_weights=[] if (sw := model.stage_weights()) is None else [float(w) for w in sw.detach()],
         boundaries=[int(v) for v in b[0].tolist()],
         stage_names=names,
         joint_names=list(lay.joints),
@@ -270,6 +292,32 @@ def explain(
     expl.rgb = _rgb_part(model, attrs, expl)
     expl.attention = _attention(model, q, b)
     return expl
+
+
+def align_to_stages(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, T: int, time_dim: int = 1) -> torch.Tensor:
+    """Time-warp videos stage by stage: stage ``k`` of each row of ``x`` (its stages given by
+    ``src`` ``(N, K - 1)``) is linearly resampled onto the frames of stage ``k`` under ``dst``
+    ``(1 | N, K - 1)``. Boundaries live on the model's ``T``-frame grid and are mapped onto
+    the stream's own time axis ``time_dim`` of ``x`` (2 for a pose ``(N, C, T, V)``, 1 for
+    features ``(N, T_x, D...)``)."""
+    xt = x.movedim(time_dim, 1)  # time-major (N, T_x, ...)
+    N, Tx = xt.shape[:2]
+    K = src.shape[1] + 1
+    if K == 1:
+        return x.clone()
+
+    def on_grid(b: torch.Tensor) -> torch.Tensor:  # last frame of a stage, T grid -> T_x grid
+        return (torch.div((b.long() + 1) * Tx, T, rounding_mode="floor") - 1).clamp(-1, Tx - 1)
+
+    s, d = on_grid(src), on_grid(dst.expand(N, -1))[0]
+    ends = torch.cat([d, torch.tensor([Tx - 1])])
+    starts = torch.cat([torch.tensor([0]), d + 1])
+    parts = []
+    for k in range(K):
+        n = int(ends[k] - starts[k] + 1)
+        if n > 0:
+            parts.append(stage_pool(xt, s, n)[:, k])
+    return torch.cat(parts, dim=1).movedim(1, time_dim)
 
 
 class _Shifted(torch.nn.Module):
@@ -336,7 +384,7 @@ def _rgb_part(model: HPMCoRe, attrs: tuple[torch.Tensor, ...], e: Explanation) -
 
 @torch.no_grad()
 def _attention(model: HPMCoRe, q: dict[str, torch.Tensor], b: torch.Tensor) -> dict[str, Any]:
-    if model.fusion is None:
+    if getattr(model, "fusion", None) is None:
         return {}
     model.encode(q, fixed_boundaries=b)
     att = model.fusion.last_attention  # (K, heads, L, L) for one query

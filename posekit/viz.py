@@ -37,7 +37,7 @@ def draw_skeleton(
     valid: np.ndarray | None = None,
     joint_colours: Sequence[Any] | None = None,
     bone_colour: Any = "0.3",
-    size: float = 30,
+    size: float | np.ndarray = 30,
     labels: bool = False,
 ) -> None:
     """Draw one ``(J, 2)`` pose (image coordinates, y down) on ``ax``; invalid joints are skipped."""
@@ -49,7 +49,8 @@ def draw_skeleton(
             ax.plot(xy[[a, b], 0], xy[[a, b], 1], "-", color=bone_colour, lw=2, zorder=1)
     cols = joint_colours if joint_colours is not None else ["tab:red"] * len(xy)
     idx = np.nonzero(valid)[0]
-    ax.scatter(xy[idx, 0], xy[idx, 1], c=[cols[i] for i in idx], s=size, zorder=2, edgecolors="k", linewidths=0.5)
+    sizes = np.broadcast_to(np.asarray(size, dtype=float), (len(xy),))[idx]
+    ax.scatter(xy[idx, 0], xy[idx, 1], c=[cols[i] for i in idx], s=sizes, zorder=2, edgecolors="k", linewidths=0.5)
     if labels:
         for i in idx:
             ax.annotate(lay.joints[i], xy[i], fontsize=6, xytext=(3, 3), textcoords="offset points")
@@ -243,13 +244,59 @@ def plot_explanation(expl: Any, pose: np.ndarray, out_dir: str | Path, layout: s
     # stage bars
     fig, ax = plt.subplots(figsize=(5, 3.2))
     d = np.asarray(expl.stage_deltas)
-    ax.bar(expl.stage_names, d, color=["tab:blue" if v >= 0 else "tab:red" for v in d])
+    names = expl.stage_names if len(d) == len(expl.stage_names) else ["whole clip"] * len(d)
+    ax.bar(names, d, color=["tab:blue" if v >= 0 else "tab:red" for v in d])
     ax.axhline(0, color="k", lw=0.8)
     ax.set_ylabel("relative score vs exemplars")
     ax.set_title(
         f"predicted {expl.score:.1f} = exemplars {np.mean(expl.exemplar_targets):.1f} + {d.sum():+.1f}", fontsize=9
     )
-    for i, w in enumerate(expl.stage_weights):
+    for i, w in enumerate(expl.stage_weights[: len(d)]):
         ax.annotate(f"λ={w:.2f}", (i, d[i]), ha="center", va="bottom" if d[i] >= 0 else "top", fontsize=7)
     paths.append(save_figure(fig, out / "explain_stages.png"))
     return paths
+
+
+def plot_explanation_on_frames(
+    expl: Any,
+    frames: Sequence[np.ndarray],
+    keypoints: np.ndarray,
+    path: str | Path,
+    layout: str = "mpii16",
+    per_stage: int = 3,
+) -> Path:
+    """The explanation drawn on the video: ``per_stage`` key frames of each stage with the
+    athlete's skeleton (``keypoints`` ``(F, V, 3)`` pixel x, y, confidence - the extracted
+    skeleton of the same ``F`` frames), joints coloured by their attribution in that stage
+    (red lowered the score, blue raised it; size grows with the magnitude). The model's
+    ``T``-frame grid is mapped linearly onto the ``F`` video frames."""
+    a = expl.joint_frame_array
+    T, V = a.shape
+    F = len(frames)
+    kp = np.asarray(keypoints)
+    if kp.shape[0] != F or kp.shape[1] != V:
+        raise ValueError(f"keypoints must be ({F}, {V}, 3) for {F} frames and {V} joints, got {kp.shape}")
+    stage = expl.stage_of_frame
+    K = len(expl.stage_names)
+    cmap = plt.get_cmap("RdBu")
+    fig, axes = plt.subplots(K, per_stage, figsize=(3.2 * per_stage, 2.6 * K), squeeze=False)
+    for k in range(K):
+        tk = np.nonzero(stage == k)[0]
+        pj = a[tk].sum(axis=0) if len(tk) else np.zeros(V)
+        plim = float(np.abs(pj).max()) or 1.0
+        cols = [cmap(0.5 + 0.5 * v / plim) for v in pj]
+        picks = tk[np.linspace(0, len(tk) - 1, per_stage).round().astype(int)] if len(tk) else []
+        for i in range(per_stage):
+            ax = axes[k, i]
+            ax.axis("off")
+            if i >= len(picks):
+                continue
+            f = int(round(picks[i] * (F - 1) / max(T - 1, 1)))
+            ax.imshow(frames[f])
+            valid = kp[f, :, 2] > 0 if kp.shape[2] > 2 else np.ones(V, bool)
+            draw_skeleton(
+                ax, kp[f, :, :2], layout, valid, joint_colours=cols, bone_colour="w", size=20 + 60 * np.abs(pj) / plim
+            )
+            ax.set_title(f"{expl.stage_names[k]}: frame {f}", fontsize=7)
+    fig.suptitle(f"predicted {expl.score:.1f}: joints coloured by attribution (red lowered, blue raised)", fontsize=8)
+    return save_figure(fig, path)

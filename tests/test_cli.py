@@ -77,6 +77,10 @@ def test_demo_runs(tmp_path: Path, with_shared: bool) -> None:
     tm = report["training"]["test_metrics"]
     assert np.isfinite(tm["srcc"]) and tm["r_l2_x100"] > 0 and 0 <= tm["aiou@0.5"] <= 1
     assert Path(report["outputs"]["model"]).name == "best.pth"
+    ex = report["explanation"]  # job 3: one prediction explained, JSON + pictures
+    assert len(ex["top_joints"]) == 3 and set(ex["stage_deltas"]) == {"take-off", "flight", "entry"}
+    assert Path(report["outputs"]["explanation"]).name == "explanation.json"
+    assert Path(report["outputs"]["explain_heatmap"]).exists()
     if not with_shared:
         assert report["skeleton"]["source"].startswith("generated")
         assert "finediving" not in report

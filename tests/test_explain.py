@@ -85,3 +85,39 @@ def test_cli_writes_json_and_pictures(trained):
     for name in ("explanation.json", "explain_skeletons.png", "explain_heatmap.png", "explain_stages.png"):
         assert (Path(out) / name).exists(), name
     assert main([*args, "--sample", "nope/1"]) == 2
+
+
+def test_align_to_stages_warps_each_stage_onto_the_query_stages():
+    from posekit.explain import align_to_stages
+    from posekit.models.segmentation import boundaries_to_labels_t
+
+    T = 30
+    src = torch.tensor([[5, 20], [12, 15]])
+    dst = torch.tensor([[9, 24]])
+    # pose (N, C, T, V) whose value is the frame's stage under src; features on a 10-step grid
+    lab = boundaries_to_labels_t(src, T).float()  # (2, T)
+    pose = lab[:, None, :, None].expand(2, 3, T, 4).clone()
+    out = align_to_stages(pose, src, dst, T, time_dim=2)
+    assert out.shape == pose.shape
+    want = boundaries_to_labels_t(dst, T)[0].float()
+    # inside each stage the warped value is that stage's index (edges interpolate between stages)
+    assert torch.allclose(out[:, 0, :, 0], want.expand(2, T))
+    # identity when the stages already agree, and on a coarser feature grid
+    assert torch.allclose(align_to_stages(pose[:1], src[:1], src[:1], T, time_dim=2), pose[:1])
+    feat = torch.randn(2, 10, 5)
+    assert align_to_stages(feat, src, dst, T).shape == (2, 10, 5)
+    assert torch.allclose(align_to_stages(feat[:1], src[:1], src[:1], T), feat[:1])
+
+
+def test_explanation_drawn_on_video_frames(trained, tmp_path):
+    from posekit.viz import plot_explanation_on_frames
+
+    _, model, q, ex = trained
+    e = explain(model, q, ex, method="gradient_x_input")
+    F = 10
+    frames = [np.full((60, 80, 3), 40 * (i % 5), np.uint8) for i in range(F)]
+    kp = np.concatenate([np.random.default_rng(0).uniform(5, 55, (F, 16, 2)), np.ones((F, 16, 1))], -1)
+    p = plot_explanation_on_frames(e, frames, kp, tmp_path / "video.png")
+    assert p.exists() and p.stat().st_size > 1000
+    with pytest.raises(ValueError, match="keypoints must be"):
+        plot_explanation_on_frames(e, frames, kp[:5], tmp_path / "bad.png")
