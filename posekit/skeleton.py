@@ -237,15 +237,21 @@ class SkeletonSequence:
             path=self.path,
         )
 
-    def normalise(self, center: Literal["frame", "sequence"] = "frame") -> SkeletonSequence:
+    def normalise(self, center: Literal["frame", "sequence", "body"] = "frame") -> SkeletonSequence:
         """Centre on the layout's root (pelvis) and scale by the torso length.
 
         ``center="frame"`` subtracts each frame's root (pose-centric, insensitive to camera
-        pans); ``"sequence"`` subtracts the mean root over the clip (keeps the trajectory).
+        pans); ``"sequence"`` subtracts the mean root over the clip (keeps the trajectory);
+        ``"body"`` also rotates every frame so that its spine (root to neck) points up, the 2-D
+        form of pyskl's ``PreNormalize3D`` spine alignment: the posture in the body's own
+        frame, the same whether the diver is upright, horizontal or upside down (the body's
+        orientation is dropped; frames without root or neck take the nearest frame's angle).
         The torso length is the median over frames of ``|mean(neck) - mean(root)|``. Frames
-        whose root is missing use the mean root of the valid frames. The offsets and scale
-        are recorded in ``meta["normalisation"]``.
+        whose root is missing use the mean root of the valid frames. The offsets, scale (and
+        the per-frame spine angle for ``"body"``) are recorded in ``meta["normalisation"]``.
         """
+        if center not in ("frame", "sequence", "body"):
+            raise ValueError(f"center must be 'frame', 'sequence' or 'body', got {center!r}")
         lay = self.layout_obj
         if not lay.root or not lay.neck:
             raise SkeletonFormatError(
@@ -269,12 +275,22 @@ class SkeletonSequence:
         scale = float(np.median(np.linalg.norm(neck[both] - root[both], axis=1)))
         if scale <= 1e-8:
             raise SkeletonFormatError("torso length is zero; cannot normalise", self.path, "data")
-        origin = root if center == "frame" else np.broadcast_to(root[root_ok].mean(axis=0), root.shape)
+        origin = root if center != "sequence" else np.broadcast_to(root[root_ok].mean(axis=0), root.shape)
         out = self.data.copy()
         out[..., :2] = (out[..., :2] - origin[:, None, :]) / scale
-        out[~valid, :2] = 0.0
         meta = dict(self.meta)
         meta["normalisation"] = {"center": center, "scale": scale}
+        if center == "body":
+            spine = neck - root
+            ang = np.arctan2(spine[:, 0], -spine[:, 1])  # 0 when the neck is straight above the root
+            idx = np.nonzero(both)[0]
+            nearest = idx[np.abs(np.arange(len(ang))[:, None] - idx[None, :]).argmin(axis=1)]
+            ang = ang[nearest]
+            c, s_ = np.cos(ang)[:, None], np.sin(ang)[:, None]
+            x, y = out[..., 0].copy(), out[..., 1].copy()
+            out[..., 0], out[..., 1] = c * x + s_ * y, -s_ * x + c * y  # rotate by -angle: spine up
+            meta["normalisation"]["spine_angle"] = ang.astype(float).tolist()
+        out[~valid, :2] = 0.0
         return self.copy(data=out, meta=meta)
 
     def flip(self, width: float | None = None) -> SkeletonSequence:

@@ -153,6 +153,35 @@ def test_normalise_and_flip() -> None:
     assert np.allclose(px.xy[:, MPII.index("r_ankle"), 0], 400 - seq.xy[:, MPII.index("l_ankle"), 0])
 
 
+def test_normalise_body_is_rotation_invariant() -> None:
+    """center="body": the same posture rotated in the image (a diver upright, sideways, upside
+    down) normalises to the same array, spine pointing up; a frame without its neck takes the
+    nearest frame's angle; a bad centre names the choices."""
+    seq = make_seq(T=4, seed=3)
+    pose = seq.data[0].copy()
+    frames = []
+    for a in (0.0, 0.7, np.pi / 2, np.pi, -2.0):
+        c, s = np.cos(a), np.sin(a)
+        xy = pose[:, :2] - 200
+        rot = pose.copy()
+        rot[:, :2] = np.stack([c * xy[:, 0] - s * xy[:, 1], s * xy[:, 0] + c * xy[:, 1]], -1) + 200 + 30 * a
+        frames.append(rot)
+    rotated = SkeletonSequence(np.stack(frames).astype(np.float32), "mpii16")
+    body = rotated.normalise(center="body")
+    assert np.allclose(body.data, body.data[:1], atol=1e-4)
+    thorax = MPII.index("thorax")
+    assert np.allclose(body.xy[:, thorax, 0], 0, atol=1e-5) and (body.xy[:, thorax, 1] < 0).all()
+    angles = np.asarray(body.meta["normalisation"]["spine_angle"])
+    assert not np.allclose(angles, angles[0])  # the orientation is what was removed
+    # the neck missing in frame 2: that frame borrows a neighbour's angle, stays finite
+    d = rotated.data.copy()
+    d[2, thorax, 2] = 0
+    gap = SkeletonSequence(d, "mpii16").normalise(center="body")
+    assert np.isfinite(gap.data).all() and gap.meta["normalisation"]["spine_angle"][2] in (angles[1], angles[3])
+    with pytest.raises(ValueError, match="center must be"):
+        seq.normalise(center="torso")  # type: ignore[arg-type]
+
+
 def test_to_tensor_and_layout() -> None:
     seq = make_seq(T=5)
     x = seq.to_tensor()

@@ -50,6 +50,8 @@ def test_config_errors_name_file_and_key(tmp_path):
         load_config(tmp_path / "broken.yaml")
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(None, ["train.epochs"])
+    with pytest.raises(ConfigError, match=r"c\.yaml.*data\.center must be one of \['frame', 'sequence', 'body'\]"):
+        load_config(_write(tmp_path / "c.yaml", {"data": {"center": "torso"}}))
 
 
 def test_all_shipped_configs_load():

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "T": 96,
         "K": 3,
         "layout": "mpii16",
-        "center": "frame",  # skeleton normalisation: per-frame or per-sequence root
+        "center": "frame",  # skeleton normalisation: per-frame root, per-sequence root, or "body" (spine up)
         "pose_dir": "pose",
         "dynamic_dir": "features/dynamic",  # null: no dynamic features
         "static_dir": "features/static",
@@ -113,6 +113,13 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(value)
 
 
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "kind"): ("synthetic", "finediving", "mtl_aqa", "generic", "speed_climbing"),
+    ("data", "center"): ("frame", "sequence", "body"),
+    ("data", "exemplar_group"): ("group", "difficulty"),
+}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
     """Defaults <- ``_base_`` files <- ``path`` <- ``overrides``; validated."""
     src = Path(path) if path is not None else None
@@ -128,6 +135,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     _check_keys(user, DEFAULTS, src)
     cfg = _merge(DEFAULTS, user)
     cfg["_source"] = str(src) if src else None
+    for (section, name), allowed in CHOICES.items():
+        if cfg[section][name] not in allowed:
+            raise ConfigError(
+                f"{section}.{name} must be one of {list(allowed)}, got {cfg[section][name]!r}", src, f"{section}.{name}"
+            )
     from posekit.methods import method_config
 
     method_config(cfg["method"], model_section(cfg), str(src) if src else None)
