@@ -1,24 +1,31 @@
 """Are the explanations right? Checked against the synthetic benchmark's ground truth.
 
     python bench/explain_synthetic.py [--quick] [--checkpoint best.pth] [--n 10]
+                                      [--baseline aligned|mean|exemplar] [--config C] [--set K=V ...]
 
-Trains the fused model of configs/aqa/synthetic.yaml (or loads ``--checkpoint``), then
-generates dives with exactly one injected flaw each (severity 0.7-1), explains each one
-with integrated gradients against its 10 same-dive-number exemplars (baseline: their mean;
-``--baseline aligned``: their mean after stage-wise alignment onto the query's stages), and
-measures:
+Trains the fused model of ``--config`` (default configs/aqa/synthetic_moddrop.yaml: 40
+epochs, body-centred skeletons, modality dropout; or loads ``--checkpoint`` trained with it),
+then generates dives with exactly one injected flaw each (severity 0.7-1), explains each one
+with integrated gradients against its 10 same-dive-number exemplars (``--baseline
+aligned``, the default: their mean after stage-wise alignment onto the query's stages;
+``mean``: their plain mean; ``exemplar``: the first one), and measures:
 
+* model sensitivity - the model's score of the dive minus its score of the same dive
+  generated without the flaw (a counterfactual), against the flaw's true cost. An
+  explanation can only find a flaw the model reacts to: every figure below is given over
+  all dives and over the "reacting" ones (model drop >= ``--min-sensitivity`` x true cost);
 * joint hit rate - the 3 most negative joints of the flawed stage include a joint the flaw
   moves (skeleton flaws), against the chance rate of 3 random joints;
 * stage hit rate - the stage with the most negative attribution (skeleton + RGB) is the
   flawed stage, against chance 1/3 (also reported: the most negative of the model's own
   per-stage relative scores, eq. 20);
 * splash - the RGB share of the entry stage's attribution for splash dives vs for dives
-  with the entry-angle flaw (same stage, skeleton only) and vs all skeleton flaws;
+  with a skeleton flaw (and the entry-angle flaw: same stage, skeleton only);
 * faithfulness - deletion curves: joints replaced by the baseline in attribution order vs
   in random order; the mean absolute score change over the curve (same samples, same run).
 
-Writes bench/results/explain_synthetic.json.
+Writes bench/results/explain_synthetic.json (``_mean`` / ``_exemplar`` suffix for the other
+baselines).
 """
 
 from __future__ import annotations
@@ -59,6 +66,16 @@ def tensors(dv, cfg) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
+def score_of(model, q, ex) -> float:
+    """The model's score of one query against its exemplars (eq. 24)."""
+    from posekit.explain import _inputs, _Scorer
+
+    qb = {k: v.unsqueeze(0) for k, v in q.items()}
+    b = model.encode(qb).predicted_boundaries[:1]
+    return float(_Scorer(model, {k: torch.stack([e[k] for e in ex]) for k in ex[0]}, b)(*_inputs(model, qb)))
+
+
+@torch.no_grad()
 def deletion_area(model, q, ex, order: list[int], base_pose: torch.Tensor) -> float:
     """Mean |score change| while joints are replaced by the baseline one after another."""
     from posekit.explain import _inputs, _Scorer
@@ -92,19 +109,96 @@ def baseline_pose(model, q, ex, kind: str) -> torch.Tensor:
     return poses.mean(0)
 
 
+def summarise(rows: list[dict]) -> dict:
+    """Hit rates, RGB shares and deletion areas over ``rows`` (printed, returned)."""
+    if not rows:
+        print("  (no dives)")
+        return {"n": 0}
+    sk_rows = [r for r in rows if "joint_hit" in r]
+    out: dict = {"n": len(rows), "n_skeleton": len(sk_rows)}
+    out["stage_hit"] = float(np.mean([r["stage_hit"] for r in rows]))
+    out["stage_hit_model"] = float(np.mean([r["stage_hit_model"] for r in rows]))
+    if sk_rows:
+        out["joint_hit"] = float(np.mean([r["joint_hit"] for r in sk_rows]))
+        out["joint_chance"] = float(
+            np.mean([1 - comb(16 - len(FLAWS[r["flaw"]]["joints"]), 3) / comb(16, 3) for r in sk_rows])
+        )
+        out["deletion_attr"] = float(np.mean([r["deletion_attr"] for r in sk_rows]))
+        out["deletion_random"] = float(np.mean([r["deletion_random"] for r in sk_rows]))
+        print(
+            f"joint hit rate (top-3 of the flawed stage) {out['joint_hit']:.2f} vs chance {out['joint_chance']:.2f} "
+            f"(ratio {out['joint_hit'] / out['joint_chance']:.2f}), {len(sk_rows)} skeleton-flaw dives"
+        )
+    print(f"stage hit rate {out['stage_hit']:.2f} vs chance 0.33 (ratio {out['stage_hit'] / (1 / 3):.2f})")
+    print(f"stage hit rate of the model's own stage scores (eq. 20) {out['stage_hit_model']:.2f} vs chance 0.33")
+    share = {
+        k: [r["rgb_share_entry"] for r in rows if sel(r)]
+        for k, sel in (
+            ("splash", lambda r: r["flaw"] == "splash"),
+            ("entry_angle", lambda r: r["flaw"] == "entry_angle"),
+            ("other", lambda r: r["flaw"] != "splash" and FLAWS[r["flaw"]]["joints"]),
+        )
+    }
+    for k, v in share.items():
+        out[f"rgb_share_entry_{k}"] = float(np.mean(v)) if v else None
+    if share["splash"] and share["other"]:
+        print(
+            f"RGB share of the entry stage: splash dives {out['rgb_share_entry_splash']:.2f} vs skeleton-flaw dives "
+            f"{out['rgb_share_entry_other']:.2f} "
+            f"(ratio {out['rgb_share_entry_splash'] / max(out['rgb_share_entry_other'], 1e-12):.2f})"
+            + (f", entry-angle dives {out['rgb_share_entry_entry_angle']:.2f}" if share["entry_angle"] else "")
+        )
+    if sk_rows:
+        print(
+            f"deletion: mean |score change| attribution order {out['deletion_attr']:.3f} vs random order "
+            f"{out['deletion_random']:.3f} (ratio {out['deletion_attr'] / max(out['deletion_random'], 1e-12):.2f})"
+        )
+    out["per_flaw"] = {}
+    for f in FLAWS:
+        fr = [r for r in rows if r["flaw"] == f]
+        if not fr:
+            continue
+        v = {"n": len(fr), "stage_hit": float(np.mean([r["stage_hit"] for r in fr]))}
+        if FLAWS[f]["joints"]:
+            v["joint_hit"] = float(np.mean([r["joint_hit"] for r in fr]))
+        out["per_flaw"][f] = v
+        print(f"  {f:<12} " + " ".join(f"{k}={x:.2f}" if isinstance(x, float) else f"{k}={x}" for k, x in v.items()))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--checkpoint", type=Path)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "configs" / "aqa" / "synthetic_moddrop.yaml",
+        help="the model trained (and how queries are prepared; give the one a --checkpoint was trained with)",
+    )
+    ap.add_argument("--epochs", type=int, help="default: the config's")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     ap.add_argument("--n", type=int, default=10, help="dives per flaw")
     ap.add_argument("--baseline", default="aligned", choices=["aligned", "mean", "exemplar"])
-    ap.add_argument("--out", type=Path, help="default bench/results/explain_synthetic[_BASELINE].json")
+    ap.add_argument(
+        "--min-sensitivity",
+        type=float,
+        default=0.25,
+        help="a dive counts as 'reacting' when the model's counterfactual score drop is at least this "
+        "fraction of the flaw's true cost",
+    )
+    ap.add_argument("--tag", default="", help="appended to the default output name (e.g. skeleton)")
+    ap.add_argument("--out", type=Path, help="default bench/results/explain_synthetic[_BASELINE][_TAG].json")
     args = ap.parse_args(argv)
-    over = ["train.progress=false", f"train.epochs={2 if args.quick else args.epochs}"]
+    if args.out is None:
+        suffix = ("" if args.baseline == "aligned" else f"_{args.baseline}") + (f"_{args.tag}" if args.tag else "")
+        args.out = ROOT / "bench" / "results" / f"explain_synthetic{suffix}{'_quick' if args.quick else ''}.json"
+    over = ["train.progress=false", *args.set]
+    if args.quick or args.epochs:
+        over.append(f"train.epochs={2 if args.quick else args.epochs}")
     if args.quick:
         over += ["data.synthetic.n_train=60", "data.synthetic.n_test=20", "model.dim=32"]
-    cfg = load_config(ROOT / "configs" / "aqa" / "synthetic.yaml", over)
+    cfg = load_config(args.config, over)
     if args.checkpoint:
         model = model_from_checkpoint(load_checkpoint(args.checkpoint))
     else:
@@ -127,12 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     for f, spec in FLAWS.items():
         for i in range(n):
             dn = f"10{rng.choice(['3', '5', '7'])}{rng.choice(['A', 'B'] if f == 'bent_knees' else ['A', 'B', 'C'])}"
-            dv = gen.dive(
-                50_000 + 100 * list(FLAWS).index(f) + i,
-                seed=777,
-                flaws={f: float(rng.uniform(0.7, 1.0))},
-                dive_number=dn,
-            )
+            index = 50_000 + 100 * list(FLAWS).index(f) + i
+            dv = gen.dive(index, seed=777, flaws={f: float(rng.uniform(0.7, 1.0))}, dive_number=dn)
+            clean = gen.dive(index, seed=777, flaws={}, dive_number=dn)  # the same dive without the flaw
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 keys = sampler.test_exemplars(("q", f, i), 10, dive_number=dn)
@@ -152,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                 "stage_hit": int(np.argmin(stage_total) == k),
                 "stage_hit_model": int(np.argmin(e.stage_deltas) == k),
                 "rgb_share_entry": rgb_entry / max(rgb_entry + sk_entry, 1e-12),
+                "model_drop": e.score - score_of(model, tensors(clean, cfg), ex),
+                "true_drop": dv.true_score - clean.true_score,
             }
             if spec["joints"]:
                 top = [name for name, _v in e.top_joints(3, stage=k, sign="negative")]
@@ -164,62 +257,35 @@ def main(argv: list[str] | None = None) -> int:
                 row["deletion_attr"], row["deletion_random"] = ordered, float(rand)
             rows.append(row)
         print(f"{f}: done {n}", flush=True)
-    sk_rows = [r for r in rows if "joint_hit" in r]
-    joint_hit = float(np.mean([r["joint_hit"] for r in sk_rows]))
-    chance = float(np.mean([1 - comb(16 - len(FLAWS[r["flaw"]]["joints"]), 3) / comb(16, 3) for r in sk_rows]))
-    stage_hit = float(np.mean([r["stage_hit"] for r in rows]))
-    stage_hit_model = float(np.mean([r["stage_hit_model"] for r in rows]))
-    entry_angle = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] == "entry_angle"]))
-    splash = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] == "splash"]))
-    other = float(np.mean([r["rgb_share_entry"] for r in rows if r["flaw"] != "splash" and FLAWS[r["flaw"]]["joints"]]))
-    d_attr = float(np.mean([r["deletion_attr"] for r in sk_rows]))
-    d_rand = float(np.mean([r["deletion_random"] for r in sk_rows]))
-    per_flaw = {
+    result: dict = {"baseline": args.baseline, "min_sensitivity": args.min_sensitivity}
+    reacting = [r for r in rows if r["model_drop"] <= args.min_sensitivity * r["true_drop"]]
+    for name, part in (("all", rows), ("reacting", reacting)):
+        print(
+            f"\n== {name}: {len(part)} dives"
+            + (
+                ""
+                if name == "all"
+                else f" where the model's score drops by >= {args.min_sensitivity:.0%} of the flaw's true cost "
+                "(counterfactual: the same dive without the flaw)"
+            )
+        )
+        result[name] = summarise(part)
+    result["sensitivity"] = {
         f: {
-            "stage_hit": float(np.mean([r["stage_hit"] for r in rows if r["flaw"] == f])),
-            "stage_hit_model": float(np.mean([r["stage_hit_model"] for r in rows if r["flaw"] == f])),
-            **(
-                {"joint_hit": float(np.mean([r["joint_hit"] for r in rows if r["flaw"] == f]))}
-                if FLAWS[f]["joints"]
-                else {}
-            ),
+            "model_drop": float(np.mean([r["model_drop"] for r in rows if r["flaw"] == f])),
+            "true_drop": float(np.mean([r["true_drop"] for r in rows if r["flaw"] == f])),
+            "reacting": float(np.mean([r in reacting for r in rows if r["flaw"] == f])),
         }
         for f in FLAWS
     }
-    print(
-        f"\njoint hit rate (top-3 of the flawed stage) {joint_hit:.2f} vs chance {chance:.2f} "
-        f"(ratio {joint_hit / chance:.2f})"
-    )
-    print(f"stage hit rate {stage_hit:.2f} vs chance 0.33 (ratio {stage_hit / (1 / 3):.2f})")
-    print(f"stage hit rate of the model's own stage scores (eq. 20) {stage_hit_model:.2f} vs chance 0.33")
-    print(
-        f"RGB share of the entry stage: splash dives {splash:.2f} vs entry-angle dives {entry_angle:.2f} "
-        f"(ratio {splash / max(entry_angle, 1e-12):.2f}), vs all skeleton-flaw dives {other:.2f} "
-        f"(ratio {splash / max(other, 1e-12):.2f})"
-    )
-    print(
-        f"deletion: mean |score change| attribution order {d_attr:.3f} vs random order {d_rand:.3f} "
-        f"(ratio {d_attr / max(d_rand, 1e-12):.2f})"
-    )
-    for f, v in per_flaw.items():
-        print(f"  {f:<12} " + " ".join(f"{k}={x:.2f}" for k, x in v.items()))
-    write_json(
-        args.out,
-        {
-            "joint_hit": joint_hit,
-            "joint_chance": chance,
-            "stage_hit": stage_hit,
-            "stage_hit_model": stage_hit_model,
-            "baseline": args.baseline,
-            "rgb_share_entry_splash": splash,
-            "rgb_share_entry_entry_angle": entry_angle,
-            "rgb_share_entry_other": other,
-            "deletion_attr": d_attr,
-            "deletion_random": d_rand,
-            "per_flaw": per_flaw,
-            "rows": rows,
-        },
-    )
+    print("\nmodel sensitivity (score change when the flaw is injected; counterfactual vs the true cost):")
+    for f, v in result["sensitivity"].items():
+        print(
+            f"  {f:<12} model {v['model_drop']:+.2f} vs true {v['true_drop']:+.2f} points "
+            f"(ratio {v['model_drop'] / min(v['true_drop'], -1e-12):.2f}); reacting in {v['reacting']:.0%}"
+        )
+    result["rows"] = rows
+    write_json(args.out, result)
     print(f"written {args.out}")
     return 0
 

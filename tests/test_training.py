@@ -262,3 +262,33 @@ def test_mtl_aqa_layout_with_difficulty(tmp_path):
 
     rows = list(csv.DictReader(open(tmp_path / "work" / "predictions_test.csv")))
     assert len(rows) == 3 and all(float(r["pred"]) > 0 for r in rows)
+
+
+def test_modality_dropout_zeroes_one_stream_deterministically(tiny_cfg):
+    """data.augment.drop_rgb / drop_pose (ModDrop): a dropped clip has its RGB features or its
+    skeleton zeroed, never both; the choice depends on (seed, clip, epoch) only; bad
+    probabilities are config errors."""
+    from posekit.datasets.exemplars import ExemplarSampler
+    from posekit.training.data import PairDataset
+
+    pool = build_splits(load_config(tiny_cfg)).train
+    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, 0)
+
+    def items(aug: dict) -> list:
+        ds = PairDataset(pool, sampler, True, False, aug)
+        return [ds[i][0] for i in range(len(ds))]
+
+    off = lambda t: not t["dynamic"].any() and not t["static"].any()  # noqa: E731
+    assert all(off(t) and t["pose"].any() for t in items({"drop_rgb": 1.0}))
+    assert all(not t["pose"].any() and not off(t) for t in items({"drop_pose": 1.0}))
+    half = items({"drop_rgb": 0.5, "drop_pose": 0.5})
+    rgb, pose = sum(off(t) for t in half), sum(not t["pose"].any() for t in half)
+    assert rgb + pose == len(half) and rgb > 0 and pose > 0
+    again = items({"drop_rgb": 0.5, "drop_pose": 0.5})
+    assert all(torch.equal(a["pose"], b["pose"]) for a, b in zip(half, again, strict=True))
+    none = items({})
+    assert all(t["pose"].any() and not off(t) for t in none)
+    with pytest.raises(ConfigError, match="drop_rgb \\+ drop_pose must be <= 1"):
+        load_config(None, ["data.augment={drop_rgb: 0.7, drop_pose: 0.6}"])
+    with pytest.raises(ConfigError, match="data.augment.drop_rgb must be"):
+        load_config(None, ["data.augment={drop_rgb: 1.5}"])

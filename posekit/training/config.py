@@ -41,7 +41,9 @@ DEFAULTS: dict[str, Any] = {
         "test_fraction": 0.2,  # generic / speed_climbing: held-out share (by group)
         "folds": None,  # generic / speed_climbing: k-fold CV by group instead (test = fold `fold`)
         "fold": 0,
-        "augment": {"flip": 0.0, "scale": 0.0, "rotate": 0.0},  # training skeleton augmentation
+        # training augmentation: skeleton flip / scale / rotate, and modality dropout (ModDrop):
+        # the probability that a training clip's RGB features (drop_rgb) or skeleton (drop_pose) are zeroed
+        "augment": {"flip": 0.0, "scale": 0.0, "rotate": 0.0, "drop_rgb": 0.0, "drop_pose": 0.0},
         "labelled_fraction": 1.0,  # < 1: the rest of the training clips lose their scores (semi-supervised)
         "exemplar_group": "group",  # match exemplars on the group (dive number) or the difficulty
     },
@@ -140,6 +142,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(
                 f"{section}.{name} must be one of {list(allowed)}, got {cfg[section][name]!r}", src, f"{section}.{name}"
             )
+    aug = cfg["data"]["augment"] or {}
+    for k, v in aug.items():
+        if not isinstance(v, (int, float)) or v < 0 or (k.startswith("drop_") and v > 1):
+            raise ConfigError(f"data.augment.{k} must be a number >= 0 (a probability for drop_*), got {v!r}", src, k)
+    if float(aug.get("drop_rgb", 0)) + float(aug.get("drop_pose", 0)) > 1:
+        raise ConfigError("data.augment.drop_rgb + drop_pose must be <= 1 (one modality at most is dropped)", src)
     from posekit.methods import method_config
 
     method_config(cfg["method"], model_section(cfg), str(src) if src else None)

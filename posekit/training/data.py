@@ -413,7 +413,11 @@ class PairDataset(Dataset):
     """Training pairs (query, exemplar); the exemplar depends on ``(seed, key, epoch)`` only.
 
     With ``augment`` (``data.augment``: flip / scale / rotate), each skeleton is augmented by
-    a generator seeded with ``(seed, key, epoch)``, so runs and DDP ranks agree.
+    a generator seeded with ``(seed, key, epoch)``, so runs and DDP ranks agree. ``drop_rgb``
+    / ``drop_pose`` are modality dropout (ModDrop, Neverova et al. 2015): with that
+    probability a clip's RGB features (both streams) or its skeleton are zeroed - as if that
+    input were missing - so a fused model cannot leave one modality unused (at most one is
+    dropped per clip).
     """
 
     def __init__(
@@ -441,6 +445,16 @@ class PairDataset(Dataset):
         t = item_tensors(it, self.use_difficulty)
         if self.augment:
             rng = np.random.default_rng([self.sampler.seed, stable_hash(it.key), self.epoch, salt])
+            p_rgb, p_pose = self.augment.get("drop_rgb", 0.0), self.augment.get("drop_pose", 0.0)
+            # modality dropout: u in [0, drop_rgb) drops RGB, [drop_rgb, drop_rgb + drop_pose) the skeleton
+            u = rng.random() if p_rgb or p_pose else 1.0
+            if u < p_rgb:
+                for k in ("dynamic", "static"):
+                    if k in t:
+                        t[k] = torch.zeros_like(t[k])
+            elif u < p_rgb + p_pose and ("dynamic" in t or "static" in t):
+                t["pose"] = torch.zeros_like(t["pose"])
+                return self._flag(it, t)
             pose = augment_pose(
                 it.pose,
                 rng,
@@ -450,6 +464,9 @@ class PairDataset(Dataset):
                 self.augment.get("rotate", 0.0),
             )
             t["pose"] = torch.from_numpy(np.ascontiguousarray(pose))
+        return self._flag(it, t)
+
+    def _flag(self, it: AQAItem, t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if self.unlabelled is not None:  # semi-supervised: hidden scores are flagged (and zeroed)
             hidden = it.key in self.unlabelled
             t["labelled"] = torch.tensor(0.0 if hidden else 1.0)
