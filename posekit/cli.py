@@ -456,7 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--method", choices=["integrated_gradients", "gradient_x_input", "occlusion"], default="integrated_gradients"
     )
-    p.add_argument("--baseline", choices=["exemplar", "mean", "aligned", "zeros"], default="exemplar")
+    p.add_argument(
+        "--baseline",
+        choices=["aligned", "exemplar", "mean", "zeros"],
+        default="aligned",
+        help="what attributions are measured against (default: the exemplars' mean, aligned stage by stage)",
+    )
     p.add_argument("--exemplars", type=int, default=10)
     p.add_argument("--clip", type=Path, help="the sample's video: also draw the explanation on its frames")
     p.add_argument("--skeleton", type=Path, help="with --clip: the skeleton .npz extracted from it (posekit extract)")

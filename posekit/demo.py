@@ -227,7 +227,7 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         keys = sampler.test_exemplars(q.key, 10, dive_number=q.group)
     by = {it.key: it for it in pool}
-    expl = explain(model, item_tensors(q, False), [item_tensors(by[k], False) for k in keys], baseline="mean")
+    expl = explain(model, item_tensors(q, False), [item_tensors(by[k], False) for k in keys])
     expl.key = key_str(q.key)
     edir = out / "explain"
     report["outputs"]["explanation"] = str(edir / "explanation.json")

@@ -11,12 +11,13 @@ multi-exemplar voting (HP-MCoRe eq. 24) and attributes the predicted score to th
   stage at a time and the query rescored; the score change is that joint's attribution in
   that stage (spread evenly over the stage's frames).
 
-Baselines (what an attribution is measured against): ``"exemplar"`` (default; the first
-exemplar's skeleton and features: "why does the query score differently from this
-exemplar"), ``"mean"`` (the mean of the exemplars' inputs: a mean pose), ``"aligned"`` (the
-mean of the exemplars after each one is time-warped stage by stage onto the query's stages
-- its take-off resampled onto the query's take-off frames and so on, as TSA resizes steps -
-a mean pose *in step with the query*) or ``"zeros"``.
+Baselines (what an attribution is measured against): ``"aligned"`` (default; the mean of
+the exemplars after each one is time-warped stage by stage onto the query's stages - its
+take-off resampled onto the query's take-off frames and so on, as TSA resizes steps - a
+mean pose *in step with the query*, so a stage is compared with the same stage),
+``"exemplar"`` (the first exemplar's skeleton and features: "why does the query score
+differently from this exemplar"), ``"mean"`` (the plain mean of the exemplars' inputs: a
+mean pose) or ``"zeros"``.
 With integrated gradients the attributions add up to ``f(query) - f(baseline)``
 (completeness); :attr:`Explanation.convergence_delta` reports how closely.
 
@@ -204,7 +205,7 @@ def explain(
     query: dict[str, torch.Tensor],
     exemplars: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor],
     method: str = "integrated_gradients",
-    baseline: str | dict[str, torch.Tensor] = "exemplar",
+    baseline: str | dict[str, torch.Tensor] = "aligned",
     n_steps: int = 32,
     stage_names: list[str] | None = None,
     key: str | None = None,
