@@ -2,12 +2,13 @@
 
     python bench/aqa_moddrop.py [--quick] [--epochs 40] [--seed 0] [--n 8]
 
-Trains the fused HP-MCoRe model on the generated diving benchmark three ways, same data,
+Trains the fused HP-MCoRe model on the generated diving benchmark four ways, same data,
 seed and epochs: configs/aqa/synthetic.yaml as it is (the baseline: per-frame root-centred
-skeletons), with body-centred skeletons (``data.center=body``), and with body-centring plus
-modality dropout (configs/aqa/synthetic_moddrop.yaml: ``data.augment.drop_rgb=0.4``,
-``drop_pose=0.1``). For each: test SRCC and R-l2 x100, and the model's sensitivity to each
-injected flaw - its score of a dive with one flaw (severity 0.7-1) minus its score of the
+skeletons), with body-centred skeletons (``data.center=body``: spine up), body-centred with
+the orientation kept at the root joint (``body_oriented``), and that plus modality dropout
+(configs/aqa/synthetic_moddrop.yaml: ``data.augment.drop_rgb=0.4``, ``drop_pose=0.1``).
+For each: test SRCC and R-l2 x100, and the model's sensitivity to each injected flaw - its
+score of a dive with one flaw (severity 0.7-1) minus its score of the
 same dive generated without it, over the flaw's true cost (1 = the model charges the whole
 deduction, 0 = it does not see the flaw). Ratios are against the baseline of the same run.
 Writes bench/results/aqa_moddrop.json.
@@ -38,7 +39,8 @@ SYN = ROOT / "configs" / "aqa" / "synthetic.yaml"
 VARIANTS: list[tuple[str, Path, list[str]]] = [
     ("frame-centred (baseline)", SYN, []),
     ("body-centred", SYN, ["data.center=body"]),
-    ("body-centred + ModDrop", ROOT / "configs" / "aqa" / "synthetic_moddrop.yaml", []),
+    ("body-centred, oriented root", SYN, ["data.center=body_oriented"]),
+    ("oriented + ModDrop", ROOT / "configs" / "aqa" / "synthetic_moddrop.yaml", []),
 ]
 
 

@@ -316,7 +316,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from posekit.explain import explain
     from posekit.io import write_json
     from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
-    from posekit.training.data import item_tensors, key_str
+    from posekit.training.data import drawable_pose, item_tensors, key_str
     from posekit.viz import plot_explanation
 
     cfg = load_config(args.config, args.set)
@@ -344,7 +344,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     expl.to_json(out / "explanation.json")
-    paths = plot_explanation(expl, q.pose, out, layout=model.cfg.layout)
+    pose = drawable_pose(q.pose, cfg["data"]["center"], model.cfg.layout)
+    paths = plot_explanation(expl, pose, out, layout=model.cfg.layout)
     if args.clip is not None:  # the explanation on the video frames, with the extracted skeleton
         from posekit.pose.video import read_clip
         from posekit.skeleton import SkeletonSequence

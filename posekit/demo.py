@@ -216,7 +216,7 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     from posekit.datasets.exemplars import ExemplarSampler
     from posekit.explain import explain
     from posekit.training import build_splits, load_checkpoint, model_from_checkpoint
-    from posekit.training.data import item_tensors, key_str
+    from posekit.training.data import drawable_pose, item_tensors, key_str
 
     model = model_from_checkpoint(load_checkpoint(out / "train" / "best.pth"))
     splits = build_splits(cfg)
@@ -232,7 +232,8 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     edir = out / "explain"
     report["outputs"]["explanation"] = str(edir / "explanation.json")
     expl.to_json(edir / "explanation.json")
-    for p in viz.plot_explanation(expl, q.pose, edir, layout=model.cfg.layout):
+    pose = drawable_pose(q.pose, cfg["data"]["center"], model.cfg.layout)
+    for p in viz.plot_explanation(expl, pose, edir, layout=model.cfg.layout):
         report["outputs"][p.stem] = str(p)
     report["explanation"] = {
         "sample": expl.key,

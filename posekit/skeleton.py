@@ -237,7 +237,7 @@ class SkeletonSequence:
             path=self.path,
         )
 
-    def normalise(self, center: Literal["frame", "sequence", "body"] = "frame") -> SkeletonSequence:
+    def normalise(self, center: Literal["frame", "sequence", "body", "body_oriented"] = "frame") -> SkeletonSequence:
         """Centre on the layout's root (pelvis) and scale by the torso length.
 
         ``center="frame"`` subtracts each frame's root (pose-centric, insensitive to camera
@@ -246,12 +246,16 @@ class SkeletonSequence:
         form of pyskl's ``PreNormalize3D`` spine alignment: the posture in the body's own
         frame, the same whether the diver is upright, horizontal or upside down (the body's
         orientation is dropped; frames without root or neck take the nearest frame's angle).
+        ``"body_oriented"`` is ``"body"`` with the orientation kept: the root joint, which
+        body-centring pins at the origin, carries the unit spine direction in the image
+        (``(sin a, -cos a)``; ``(0, -1)`` upright), so a tilt of the whole body (a diver's
+        entry angle) stays visible in the skeleton, at the root.
         The torso length is the median over frames of ``|mean(neck) - mean(root)|``. Frames
         whose root is missing use the mean root of the valid frames. The offsets, scale (and
         the per-frame spine angle for ``"body"``) are recorded in ``meta["normalisation"]``.
         """
-        if center not in ("frame", "sequence", "body"):
-            raise ValueError(f"center must be 'frame', 'sequence' or 'body', got {center!r}")
+        if center not in ("frame", "sequence", "body", "body_oriented"):
+            raise ValueError(f"center must be 'frame', 'sequence', 'body' or 'body_oriented', got {center!r}")
         lay = self.layout_obj
         if not lay.root or not lay.neck:
             raise SkeletonFormatError(
@@ -280,7 +284,7 @@ class SkeletonSequence:
         out[..., :2] = (out[..., :2] - origin[:, None, :]) / scale
         meta = dict(self.meta)
         meta["normalisation"] = {"center": center, "scale": scale}
-        if center == "body":
+        if center in ("body", "body_oriented"):
             spine = neck - root
             ang = np.arctan2(spine[:, 0], -spine[:, 1])  # 0 when the neck is straight above the root
             idx = np.nonzero(both)[0]
@@ -290,6 +294,15 @@ class SkeletonSequence:
             x, y = out[..., 0].copy(), out[..., 1].copy()
             out[..., 0], out[..., 1] = c * x + s_ * y, -s_ * x + c * y  # rotate by -angle: spine up
             meta["normalisation"]["spine_angle"] = ang.astype(float).tolist()
+            if center == "body_oriented":
+                r = root_i[0] if len(root_i) == 1 else None
+                if r is None:
+                    raise SkeletonFormatError(
+                        f"layout {lay.name}: body_oriented needs a single root joint, has {list(lay.root)}",
+                        self.path,
+                        "layout",
+                    )
+                out[:, r, 0], out[:, r, 1] = np.sin(ang), -np.cos(ang)
         out[~valid, :2] = 0.0
         return self.copy(data=out, meta=meta)
 

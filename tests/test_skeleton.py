@@ -180,6 +180,17 @@ def test_normalise_body_is_rotation_invariant() -> None:
     assert np.isfinite(gap.data).all() and gap.meta["normalisation"]["spine_angle"][2] in (angles[1], angles[3])
     with pytest.raises(ValueError, match="center must be"):
         seq.normalise(center="torso")  # type: ignore[arg-type]
+    # body_oriented: the same posture, and the removed orientation carried by the root joint
+    ori = rotated.normalise(center="body_oriented")
+    pelvis = MPII.index("pelvis")
+    others = [j for j in range(16) if j != pelvis]
+    assert np.allclose(ori.data[:, others], body.data[:, others])
+    assert np.allclose(ori.xy[:, pelvis], np.stack([np.sin(angles), -np.cos(angles)], -1), atol=1e-6)
+    assert np.allclose(np.linalg.norm(ori.xy[:, pelvis], axis=1), 1.0)
+    assert not np.allclose(ori.xy[:, pelvis], ori.xy[:1, pelvis])  # differs between the rotated frames
+    with pytest.raises(SkeletonFormatError, match="single root"):
+        coco = np.concatenate([np.random.default_rng(0).uniform(0, 100, (3, 17, 2)), np.ones((3, 17, 1))], -1)
+        SkeletonSequence(coco.astype(np.float32), "coco17").normalise(center="body_oriented")
 
 
 def test_to_tensor_and_layout() -> None:

@@ -50,7 +50,7 @@ def test_config_errors_name_file_and_key(tmp_path):
         load_config(tmp_path / "broken.yaml")
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(None, ["train.epochs"])
-    with pytest.raises(ConfigError, match=r"c\.yaml.*data\.center must be one of \['frame', 'sequence', 'body'\]"):
+    with pytest.raises(ConfigError, match=r"c\.yaml.*data\.center must be one of \['frame', 'sequence', 'body'"):
         load_config(_write(tmp_path / "c.yaml", {"data": {"center": "torso"}}))
 
 
@@ -292,3 +292,16 @@ def test_modality_dropout_zeroes_one_stream_deterministically(tiny_cfg):
         load_config(None, ["data.augment={drop_rgb: 0.7, drop_pose: 0.6}"])
     with pytest.raises(ConfigError, match="data.augment.drop_rgb must be"):
         load_config(None, ["data.augment={drop_rgb: 1.5}"])
+
+
+def test_drawable_pose_puts_an_oriented_root_back_at_the_origin():
+    from posekit.training.data import drawable_pose, prepare_skeleton
+
+    dv = DiveGenerator(T=16).dive(0, seed=1)
+    oriented = prepare_skeleton(dv.skeleton, 16, "body_oriented")
+    pelvis = 6
+    assert np.allclose(np.linalg.norm(oriented[:2, :, pelvis], axis=0)[oriented[2, :, pelvis] > 0], 1.0)
+    d = drawable_pose(oriented, "body_oriented", "mpii16")
+    assert np.allclose(d[:2, :, pelvis], 0) and np.array_equal(d[:, :, :pelvis], oriented[:, :, :pelvis])
+    framed = prepare_skeleton(dv.skeleton, 16, "frame")
+    assert drawable_pose(framed, "frame", "mpii16") is framed

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "T": 96,
         "K": 3,
         "layout": "mpii16",
-        "center": "frame",  # skeleton normalisation: per-frame root, per-sequence root, or "body" (spine up)
+        "center": "frame",  # skeleton normalisation: frame | sequence (root) | body | body_oriented (spine up)
         "pose_dir": "pose",
         "dynamic_dir": "features/dynamic",  # null: no dynamic features
         "static_dir": "features/static",
@@ -117,7 +117,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "kind"): ("synthetic", "finediving", "mtl_aqa", "generic", "speed_climbing"),
-    ("data", "center"): ("frame", "sequence", "body"),
+    ("data", "center"): ("frame", "sequence", "body", "body_oriented"),
     ("data", "exemplar_group"): ("group", "difficulty"),
 }
 

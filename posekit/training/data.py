@@ -78,6 +78,18 @@ def prepare_skeleton(seq: SkeletonSequence, T: int, center: str = "frame") -> np
     return np.ascontiguousarray(s.data.transpose(2, 0, 1)).astype(np.float32)
 
 
+def drawable_pose(pose: np.ndarray, center: str, layout: str) -> np.ndarray:
+    """A model-input skeleton ``(C, T, V)`` as a skeleton to draw: with ``body_oriented``
+    the root joint holds the body's orientation, not a position - put it back at the origin."""
+    if center != "body_oriented":
+        return pose
+    from graphs.layout import get_layout
+
+    out = pose.copy()
+    out[:2, :, get_layout(layout).root_index()] = 0.0
+    return out
+
+
 def load_feature(path: Path, what: str, key: Any) -> np.ndarray:
     if not path.exists():
         raise AnnotationError(f"no {what} features for clip {key!r} (expected a .npy file)", path)
