@@ -67,7 +67,7 @@ def test_demo_runs(tmp_path: Path, with_shared: bool) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=300,
+        timeout=1200,  # a hang guard, not a speed check (the demo takes ~1-2 min on 2 free cores)
     )
     assert res.returncode == 0, res.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
