@@ -188,6 +188,17 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def _stage_colours(a: np.ndarray, frames: np.ndarray, per: int, cmap) -> tuple[list, np.ndarray, np.ndarray]:
+    """Joint colours of one stage (its attribution ``a[frames]`` summed per joint, red lowered,
+    blue raised), ``per`` evenly spaced key frames of the stage, and each joint's |attribution|
+    relative to the stage's largest."""
+    pj = a[frames].sum(axis=0) if len(frames) else np.zeros(a.shape[1])
+    plim = float(np.abs(pj).max()) or 1.0
+    cols = [cmap(0.5 + 0.5 * v / plim) for v in pj]
+    picks = frames[np.linspace(0, len(frames) - 1, per).round().astype(int)] if len(frames) else np.zeros(0, int)
+    return cols, picks, np.abs(pj) / plim
+
+
 def plot_explanation(expl: Any, pose: np.ndarray, out_dir: str | Path, layout: str = "mpii16") -> list[Path]:
     """Pictures of a :class:`posekit.explain.Explanation`.
 
@@ -213,10 +224,7 @@ def plot_explanation(expl: Any, pose: np.ndarray, out_dir: str | Path, layout: s
     valid = np.asarray(pose)[2] > 0 if np.asarray(pose).shape[0] > 2 else np.ones((T, V), bool)
     for k in range(K):
         frames = np.nonzero(stage == k)[0]
-        pj = a[frames].sum(axis=0) if len(frames) else np.zeros(V)
-        plim = float(np.abs(pj).max()) or 1.0
-        cols = [cmap(0.5 + 0.5 * v / plim) for v in pj]
-        picks = frames[np.linspace(0, len(frames) - 1, per).round().astype(int)] if len(frames) else []
+        cols, picks, _ = _stage_colours(a, frames, per, cmap)
         for i in range(per):
             ax = axes[k, i]
             ax.set_aspect("equal")
@@ -281,11 +289,7 @@ def plot_explanation_on_frames(
     cmap = plt.get_cmap("RdBu")
     fig, axes = plt.subplots(K, per_stage, figsize=(3.2 * per_stage, 2.6 * K), squeeze=False)
     for k in range(K):
-        tk = np.nonzero(stage == k)[0]
-        pj = a[tk].sum(axis=0) if len(tk) else np.zeros(V)
-        plim = float(np.abs(pj).max()) or 1.0
-        cols = [cmap(0.5 + 0.5 * v / plim) for v in pj]
-        picks = tk[np.linspace(0, len(tk) - 1, per_stage).round().astype(int)] if len(tk) else []
+        cols, picks, rel = _stage_colours(a, np.nonzero(stage == k)[0], per_stage, cmap)
         for i in range(per_stage):
             ax = axes[k, i]
             ax.axis("off")
@@ -294,9 +298,7 @@ def plot_explanation_on_frames(
             f = int(round(picks[i] * (F - 1) / max(T - 1, 1)))
             ax.imshow(frames[f])
             valid = kp[f, :, 2] > 0 if kp.shape[2] > 2 else np.ones(V, bool)
-            draw_skeleton(
-                ax, kp[f, :, :2], layout, valid, joint_colours=cols, bone_colour="w", size=20 + 60 * np.abs(pj) / plim
-            )
+            draw_skeleton(ax, kp[f, :, :2], layout, valid, joint_colours=cols, bone_colour="w", size=20 + 60 * rel)
             ax.set_title(f"{expl.stage_names[k]}: frame {f}", fontsize=7)
     fig.suptitle(f"predicted {expl.score:.1f}: joints coloured by attribution (red lowered, blue raised)", fontsize=8)
     return save_figure(fig, path)

@@ -22,19 +22,19 @@ Inputs are the dicts of :func:`posekit.training.data.item_tensors`: ``pose`` ``(
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from posekit.models.hpmcore import Encoded
+from posekit.models.hpmcore import Encoded, ModelOptions
 from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
 
 @dataclass
-class MethodConfig:
+class MethodConfig(ModelOptions):
     """Options every method has (the ``model:`` section; subclasses add their own)."""
 
     layout: str = "mpii16"
@@ -53,29 +53,6 @@ class MethodConfig:
     mlp_hidden: int = 64
     dropout: float = 0.0
     stage_source: str = "predicted"  # kept for the trainer / explanation API
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str | None = None) -> MethodConfig:
-        from posekit.errors import ConfigError
-
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown model option(s) {unknown}; expected some of {sorted(names)}", where, "model")
-        cfg = cls(**d)
-        cfg.validate(where)
-        return cfg
-
-    def validate(self, where: str | None = None) -> None:
-        from posekit.errors import ConfigError
-
-        if not (self.dve or self.sve or self.hse):
-            raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
-        if self.K < 1:
-            raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class FrameEncoder(nn.Module):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, mlp, parts_dict
-from posekit.models.hpmcore import Encoded
+from posekit.models.hpmcore import Encoded, relative_vote
 from posekit.models.segmentation import stage_pool
 
 
@@ -176,13 +176,7 @@ class TSA(AQAMethod):
 
     def vote(self, q: Encoded, exemplars: list[Encoded], exemplar_targets: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eq. 10."""
-        preds, deltas = [], []
-        for m, e in enumerate(exemplars):
-            d = self.relative(q, e)
-            deltas.append(d)
-            preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
-        P = torch.stack(preds, dim=1)
-        return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
+        return relative_vote(self.relative, q, exemplars, exemplar_targets)
 
     def loss(
         self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]

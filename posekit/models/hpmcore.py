@@ -30,8 +30,42 @@ from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
 
+class ModelOptions:
+    """The ``model:`` section of a config as a dataclass (mixin for :class:`HPMCoReConfig` and
+    :class:`posekit.methods.base.MethodConfig`): unknown options and bad values are
+    :class:`~posekit.errors.ConfigError` naming the file and the option."""
+
+    dve: bool
+    sve: bool
+    hse: bool
+    K: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str | None = None) -> Any:
+        from posekit.errors import ConfigError
+
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown model option(s) {unknown}; expected some of {sorted(names)}", where, "model")
+        cfg = cls(**d)
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str | None = None) -> None:
+        from posekit.errors import ConfigError
+
+        if not (self.dve or self.sve or self.hse):
+            raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
+        if self.K < 1:
+            raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class HPMCoReConfig:
+class HPMCoReConfig(ModelOptions):
     """The ``model:`` section of an AQA YAML config."""
 
     layout: str = "mpii16"
@@ -62,34 +96,16 @@ class HPMCoReConfig:
     mlp_hidden: int = 64
     dropout: float = 0.0
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str | None = None) -> HPMCoReConfig:
-        from posekit.errors import ConfigError
-
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown model option(s) {unknown}; expected some of {sorted(names)}", where, "model")
-        cfg = cls(**d)
-        cfg.validate(where)
-        return cfg
-
     def validate(self, where: str | None = None) -> None:
         from posekit.errors import ConfigError
 
-        if not (self.dve or self.sve or self.hse):
-            raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
+        super().validate(where)
         if self.fusion not in FUSION_KINDS:
             raise ConfigError(f"fusion must be one of {FUSION_KINDS}, got {self.fusion!r}", where, "model.fusion")
-        if self.K < 1:
-            raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
         if self.stage_source not in ("predicted", "uniform"):
             raise ConfigError(f"stage_source must be predicted or uniform, got {self.stage_source!r}", where)
         if self.seg_input not in ("auto", "dynamic", "skeleton", "static"):
             raise ConfigError(f"seg_input must be auto|dynamic|skeleton|static, got {self.seg_input!r}", where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -275,13 +291,7 @@ class HPMCoRe(nn.Module):
         every exemplar's estimate ``(N, M)`` and the mean per-stage deltas ``(N, K)``.
         Differentiable (explanations take gradients through it); wrap in ``torch.no_grad()``
         for plain inference."""
-        preds, deltas = [], []
-        for m, e in enumerate(exemplars):
-            d = self.relative(q, e)
-            deltas.append(d)
-            preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
-        P = torch.stack(preds, dim=1)
-        return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
+        return relative_vote(self.relative, q, exemplars, exemplar_targets)
 
     def loss(
         self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
@@ -304,6 +314,20 @@ class HPMCoRe(nn.Module):
         total = w["aqa"] * l_aqa + w["ce"] * l_ce + w["cont"] * l_cont
         parts = {"loss": total, "aqa": l_aqa, "ce": l_ce, "cont": l_cont}
         return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def relative_vote(
+    relative: Any, q: Encoded, exemplars: list[Encoded], exemplar_targets: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Multi-exemplar voting (HP-MCoRe eq. 24, TSA eq. 10): each exemplar's score plus the
+    summed per-stage relative scores ``relative(q, e)`` ``(N, K)``, averaged over exemplars."""
+    preds, deltas = [], []
+    for m, e in enumerate(exemplars):
+        d = relative(q, e)
+        deltas.append(d)
+        preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
+    P = torch.stack(preds, dim=1)
+    return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
 
 
 def segmentation_labels(boundaries: torch.Tensor, T: int) -> torch.Tensor:
