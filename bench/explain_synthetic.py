@@ -15,9 +15,14 @@ aligned``, the default: their mean after stage-wise alignment onto the query's s
   explanation can only find a flaw the model reacts to: every figure below is given over
   all dives and over the "reacting" ones (model drop >= ``--min-sensitivity`` x true cost);
 * joint hit rate - the 3 most negative joints of the flawed stage include a joint the flaw
-  moves (skeleton flaws), against the chance rate of 3 random joints;
+  moves (skeleton flaws; the generator's ``penalties["moved_joints"]``, measured against the
+  same dive without the flaw), against the chance rate of 3 random joints and against the
+  same explanation of an untrained model (every layer re-initialised: what the baseline and
+  the input difference alone would point at). Also reported: the hit rate against the body
+  part the flaw acts on (``FLAWS[flaw]["joints"]``), which for the entry angle names the
+  torso and head, mostly under water during the entry;
 * stage hit rate - the stage with the most negative attribution (skeleton + RGB) is the
-  flawed stage, against chance 1/3 (also reported: the most negative of the model's own
+  flawed stage, against chance 1/3 and the untrained model (also reported: the most negative of the model's own
   per-stage relative scores, eq. 20);
 * splash - the RGB share of the entry stage's attribution for splash dives vs for dives
   with a skeleton flaw (and the entry-angle flaw: same stage, skeleton only);
@@ -31,6 +36,7 @@ baselines).
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import tempfile
 import warnings
@@ -109,6 +115,17 @@ def baseline_pose(model, q, ex, kind: str) -> torch.Tensor:
     return poses.mean(0)
 
 
+def untrained_copy(model, seed: int = 0) -> torch.nn.Module:
+    """The same architecture with every layer re-initialised (Adebayo et al.'s model
+    randomisation): a control for what an explanation finds without anything learned."""
+    rnd = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    for m in rnd.modules():
+        if m is not rnd and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return rnd.eval()
+
+
 def summarise(rows: list[dict]) -> dict:
     """Hit rates, RGB shares and deletion areas over ``rows`` (printed, returned)."""
     if not rows:
@@ -118,18 +135,26 @@ def summarise(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "n_skeleton": len(sk_rows)}
     out["stage_hit"] = float(np.mean([r["stage_hit"] for r in rows]))
     out["stage_hit_model"] = float(np.mean([r["stage_hit_model"] for r in rows]))
+    out["stage_hit_untrained"] = float(np.mean([r["stage_hit_untrained"] for r in rows]))
     if sk_rows:
-        out["joint_hit"] = float(np.mean([r["joint_hit"] for r in sk_rows]))
-        out["joint_chance"] = float(
-            np.mean([1 - comb(16 - len(FLAWS[r["flaw"]]["joints"]), 3) / comb(16, 3) for r in sk_rows])
-        )
+        for k in ("joint_hit", "joint_chance", "joint_hit_untrained", "joint_hit_listed", "joint_chance_listed"):
+            out[k] = float(np.mean([r[k] for r in sk_rows]))
         out["deletion_attr"] = float(np.mean([r["deletion_attr"] for r in sk_rows]))
         out["deletion_random"] = float(np.mean([r["deletion_random"] for r in sk_rows]))
         print(
             f"joint hit rate (top-3 of the flawed stage) {out['joint_hit']:.2f} vs chance {out['joint_chance']:.2f} "
-            f"(ratio {out['joint_hit'] / out['joint_chance']:.2f}), {len(sk_rows)} skeleton-flaw dives"
+            f"(ratio {out['joint_hit'] / out['joint_chance']:.2f}) vs untrained model {out['joint_hit_untrained']:.2f} "
+            f"(ratio {out['joint_hit'] / max(out['joint_hit_untrained'], 1e-12):.2f}), "
+            f"{len(sk_rows)} skeleton-flaw dives"
         )
-    print(f"stage hit rate {out['stage_hit']:.2f} vs chance 0.33 (ratio {out['stage_hit'] / (1 / 3):.2f})")
+        print(
+            f"  against the body part the flaw acts on (FLAWS joints): {out['joint_hit_listed']:.2f} "
+            f"vs chance {out['joint_chance_listed']:.2f}"
+        )
+    print(
+        f"stage hit rate {out['stage_hit']:.2f} vs chance 0.33 (ratio {out['stage_hit'] / (1 / 3):.2f}) "
+        f"vs untrained model {out['stage_hit_untrained']:.2f}"
+    )
     print(f"stage hit rate of the model's own stage scores (eq. 20) {out['stage_hit_model']:.2f} vs chance 0.33")
     share = {
         k: [r["rgb_share_entry"] for r in rows if sel(r)]
@@ -160,7 +185,8 @@ def summarise(rows: list[dict]) -> dict:
             continue
         v = {"n": len(fr), "stage_hit": float(np.mean([r["stage_hit"] for r in fr]))}
         if FLAWS[f]["joints"]:
-            v["joint_hit"] = float(np.mean([r["joint_hit"] for r in fr]))
+            for k in ("joint_hit", "joint_hit_untrained", "joint_hit_listed"):
+                v[k] = float(np.mean([r[k] for r in fr]))
         out["per_flaw"][f] = v
         print(f"  {f:<12} " + " ".join(f"{k}={x:.2f}" if isinstance(x, float) else f"{k}={x}" for k, x in v.items()))
     return out
@@ -207,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trained: test SRCC {s['metrics']['srcc']:.3f}")
             model = model_from_checkpoint(load_checkpoint(Path(work) / "best.pth"))
     model.eval()
+    untrained = untrained_copy(model, cfg["seed"])
     splits = build_splits(cfg)
     pool = splits.train
     sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, cfg["seed"])
@@ -230,8 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             ex = [item_tensors(by[k], False) for k in keys]
             q = tensors(dv, cfg)
             e = explain(model, q, ex, baseline=args.baseline, n_steps=24)
+            e0 = explain(untrained, q, ex, baseline=args.baseline, n_steps=24)
             k = spec["stage"]
-            stage_total = e.per_stage() + np.asarray(e.rgb.get("per_stage", [0.0] * 3))
+
+            def stage_total(e):
+                return e.per_stage() + np.asarray(e.rgb.get("per_stage", [0.0] * 3))
+
             rgb_entry = abs(e.rgb["per_stage"][2]) if e.rgb else 0.0
             sk_entry = abs(e.per_stage()[2])
             row = {
@@ -240,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                 "severity": dv.flaws[f],
                 "pred": e.score,
                 "true": dv.score,
-                "stage_hit": int(np.argmin(stage_total) == k),
+                "stage_hit": int(np.argmin(stage_total(e)) == k),
+                "stage_hit_untrained": int(np.argmin(stage_total(e0)) == k),
                 "stage_hit_model": int(np.argmin(e.stage_deltas) == k),
                 "rgb_share_entry": rgb_entry / max(rgb_entry + sk_entry, 1e-12),
                 "model_drop": e.score - score_of(model, tensors(clean, cfg), ex),
@@ -248,8 +280,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             if spec["joints"]:
                 top = [name for name, _v in e.top_joints(3, stage=k, sign="negative")]
-                row["joint_hit"] = int(bool(set(top) & set(spec["joints"])))
-                row["top3"] = top
+                top0 = [name for name, _v in e0.top_joints(3, stage=k, sign="negative")]
+                moved = dv.penalties["moved_joints"][f]
+                row["moved_joints"], row["top3"], row["top3_untrained"] = moved, top, top0
+                row["joint_hit"] = int(bool(set(top) & set(moved)))
+                row["joint_hit_untrained"] = int(bool(set(top0) & set(moved)))
+                row["joint_chance"] = 1 - comb(16 - len(moved), 3) / comb(16, 3)
+                row["joint_hit_listed"] = int(bool(set(top) & set(spec["joints"])))
+                row["joint_chance_listed"] = 1 - comb(16 - len(spec["joints"]), 3) / comb(16, 3)
                 base_pose = baseline_pose(model, q, ex, args.baseline)
                 pj = np.abs(e.per_joint())
                 ordered = deletion_area(model, q, ex, list(np.argsort(-pj)), base_pose)

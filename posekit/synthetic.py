@@ -23,8 +23,13 @@ Each judge gives ``execution + N(0, judge_noise)`` rounded to half points, the t
 and two lowest are dropped and ``score = DD * sum(middle three)`` (FINA's rule for seven
 judges). ``execution = 9.5 - sum(weight * severity)``. The ground truth of every dive
 records its noise-free score and the penalty of each flaw in score points, split per stage,
-per joint (over the joints the flaw moves) and per frame (over the frames of its stage), so
-an explanation can be checked against it.
+per joint and per frame (over the frames of its stage), so an explanation can be checked
+against it. The joints that carry a flaw are measured, not assumed: the generator renders
+the same dive without the flaw and spreads the penalty over the joints in proportion to how
+far the flaw moves them while they are visible (``penalties["moved_joints"]``). ``FLAWS``'
+``joints`` name the body part a flaw acts on; for a whole-body flaw they differ from the
+measured ones (a tilted entry rotates the body about the pelvis: the ankles and knees,
+above the water, move most; head and thorax are under water for most of the entry).
 
 Pose extraction artefacts are simulated: joints under the water line at entry are missing
 (confidence 0), random joints drop out, confidences vary and coordinates jitter.
@@ -63,6 +68,7 @@ FLAWS: dict[str, dict[str, Any]] = {
     "splash": {"stage": 2, "weight": 2.5, "joints": [], "visual": True},
 }
 BASE_EXECUTION = 9.5
+MOVED_FRACTION = 0.25  # a joint carries a flaw when moved >= this share of the most-moved joint
 FRAME_W, FRAME_H, WATER_Y, UNIT = 455.0, 256.0, 236.0, 26.0
 JOINTS = (
     "r_ankle r_knee r_hip l_hip l_knee l_ankle pelvis thorax upper_neck head_top "
@@ -137,6 +143,69 @@ def _pose_frame(
         d_fore = np.cos(a + elbow) * (-up) + np.sin(a + elbow) * front
         out[J[f"{s}_wrist"]] = out[J[f"{s}_elbow"]] + 0.45 * u * d_fore
     return out
+
+
+def _trajectory(
+    flaws: dict[str, float],
+    *,
+    stage: np.ndarray,
+    phase: np.ndarray,
+    board: np.ndarray,
+    water_x: float,
+    pos: str,
+    half: int,
+    entry_sign: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free joint positions ``(T, 16, 2)`` and trunk angle ``(T,)`` of one dive.
+
+    Deterministic in its arguments, so the generator can render the same dive with one
+    flaw removed and measure which joints the flaw actually moves.
+    """
+    T = len(stage)
+    lean = 0.35
+    tuck_hip, tuck_knee = (2.3, 2.4) if pos == "C" else ((2.4, 0.0) if pos == "B" else (0.15, 0.0))
+    arm_shape = {"C": (0.9, 1.4), "B": (1.3, 0.2), "A": (0.3, 0.1)}[pos]
+    entry_err = flaws["entry_angle"] * 0.7 * entry_sign
+    theta_end = half * np.pi
+    pts = np.zeros((T, 16, 2))
+    theta = np.zeros(T)
+    for t in range(T):
+        s = phase[t]
+        if stage[t] == 0:
+            pel = board + np.array([8 * s, 6 * np.sin(np.pi * s) - 4 * s])
+            th = lean * s
+            dip = np.sin(np.pi * s)
+            hip = (0.4 * dip, 0.4 * dip)
+            knee = (0.9 * dip, 0.9 * dip)
+            delay = 0.55 * flaws["arm_timing"]
+            arm = np.pi * float(_smooth(np.array((s - delay) / max(1e-6, 1 - delay))))
+            elbow = 0.2
+        elif stage[t] == 1:
+            start = board + np.array([8, -4])
+            end = np.array([water_x, WATER_Y - 2.6 * UNIT])
+            pel = start + (end - start) * s + np.array([0, -70 * 4 * s * (1 - s)])
+            th = lean + (theta_end - lean) * float(_smooth(np.array(s)))
+            open_ = float(_smooth(np.array((s - 0.8) / 0.2)))  # opening before the entry
+            close = float(_smooth(np.array(s / 0.15)))
+            shape = close * (1 - open_)
+            bent = flaws["bent_knees"] * 1.1
+            apart = flaws["legs_apart"] * 0.6
+            h, kn = tuck_hip * shape, (tuck_knee + bent) * shape
+            hip = (h + apart * shape, h - apart * shape)
+            knee = (kn, kn)
+            arm = np.pi * (1 - close) + arm_shape[0] * shape + np.pi * open_ * (1 - shape)
+            arm = float(np.clip(arm, 0, np.pi)) if shape > 0.05 else np.pi
+            elbow = arm_shape[1] * shape
+        else:
+            start = np.array([water_x, WATER_Y - 2.6 * UNIT])
+            pel = start + np.array([np.sin(entry_err) * 40 * s, 95 * s])
+            th = theta_end + entry_err * float(_smooth(np.array(s / 0.3)))
+            hip = (0.0, 0.0)
+            knee = (0.0, 0.0)
+            arm, elbow = np.pi, 0.0
+        theta[t] = th
+        pts[t] = _pose_frame(pel, th, hip, knee, arm, elbow)
+    return pts, theta
 
 
 class DiveGenerator:
@@ -215,49 +284,15 @@ class DiveGenerator:
         # trajectory of the pelvis: board, ballistic flight, entry into the water
         board = np.array([rng.uniform(70, 110), rng.uniform(95, 120)])
         water_x = board[0] + rng.uniform(70, 130)
-        lean = 0.35
-        tuck_hip, tuck_knee = (2.3, 2.4) if pos == "C" else ((2.4, 0.0) if pos == "B" else (0.15, 0.0))
-        arm_shape = {"C": (0.9, 1.4), "B": (1.3, 0.2), "A": (0.3, 0.1)}[pos]
-        entry_err = flaws["entry_angle"] * 0.7 * float(rng.choice([-1.0, 1.0]))
-        theta_end = half * np.pi
-        pts = np.zeros((T, 16, 2))
-        theta = np.zeros(T)
-        for t in range(T):
-            s = phase[t]
-            if stage[t] == 0:
-                pel = board + np.array([8 * s, 6 * np.sin(np.pi * s) - 4 * s])
-                th = lean * s
-                dip = np.sin(np.pi * s)
-                hip = (0.4 * dip, 0.4 * dip)
-                knee = (0.9 * dip, 0.9 * dip)
-                delay = 0.55 * flaws["arm_timing"]
-                arm = np.pi * float(_smooth(np.array((s - delay) / max(1e-6, 1 - delay))))
-                elbow = 0.2
-            elif stage[t] == 1:
-                start = board + np.array([8, -4])
-                end = np.array([water_x, WATER_Y - 2.6 * UNIT])
-                pel = start + (end - start) * s + np.array([0, -70 * 4 * s * (1 - s)])
-                th = lean + (theta_end - lean) * float(_smooth(np.array(s)))
-                open_ = float(_smooth(np.array((s - 0.8) / 0.2)))  # opening before the entry
-                close = float(_smooth(np.array(s / 0.15)))
-                shape = close * (1 - open_)
-                bent = flaws["bent_knees"] * 1.1
-                apart = flaws["legs_apart"] * 0.6
-                h, kn = tuck_hip * shape, (tuck_knee + bent) * shape
-                hip = (h + apart * shape, h - apart * shape)
-                knee = (kn, kn)
-                arm = np.pi * (1 - close) + arm_shape[0] * shape + np.pi * open_ * (1 - shape)
-                arm = float(np.clip(arm, 0, np.pi)) if shape > 0.05 else np.pi
-                elbow = arm_shape[1] * shape
-            else:
-                start = np.array([water_x, WATER_Y - 2.6 * UNIT])
-                pel = start + np.array([np.sin(entry_err) * 40 * s, 95 * s])
-                th = theta_end + entry_err * float(_smooth(np.array(s / 0.3)))
-                hip = (0.0, 0.0)
-                knee = (0.0, 0.0)
-                arm, elbow = np.pi, 0.0
-            theta[t] = th
-            pts[t] = _pose_frame(pel, th, hip, knee, arm, elbow)
+        entry_sign = float(rng.choice([-1.0, 1.0]))
+        path = {"stage": stage, "phase": phase, "board": board, "water_x": water_x, "pos": pos, "half": half}
+        pts, theta = _trajectory(flaws, entry_sign=entry_sign, **path)
+        # how far each flaw moves each joint: the same dive rendered without that flaw
+        moves = {
+            n: np.linalg.norm(pts - _trajectory({**flaws, n: 0.0}, entry_sign=entry_sign, **path)[0], axis=-1)
+            for n in FLAWS
+            if flaws[n] > 0
+        }
         pts += rng.normal(0, 1.0, pts.shape)
         conf = rng.uniform(0.55, 1.0, (T, 16))
         conf[pts[..., 1] > WATER_Y] = 0.0  # under water: the pose estimator finds nothing
@@ -274,7 +309,7 @@ class DiveGenerator:
         score = float(dd * mid.sum())
         true_score = float(3 * dd * execution)
 
-        penalties = self._penalties(deduction, dd, stage)
+        penalties = self._penalties(deduction, dd, stage, moves, conf > 0)
         static, dynamic = self._features(rng, stage, phase, theta, pts, conf, flaws["splash"])
         return SyntheticDive(
             key=(split, index),
@@ -291,25 +326,44 @@ class DiveGenerator:
             penalties=penalties,
         )
 
-    def _penalties(self, deduction: dict[str, float], dd: float, stage: np.ndarray) -> dict[str, Any]:
+    def _penalties(
+        self,
+        deduction: dict[str, float],
+        dd: float,
+        stage: np.ndarray,
+        moves: dict[str, np.ndarray],
+        visible: np.ndarray,
+    ) -> dict[str, Any]:
+        """Score points lost per flaw, split per stage, per frame (evenly over the flaw's
+        stage) and per joint: over the joints the flaw moves, in proportion to how far it
+        moves each one (pixels summed over the frames of its stage where the joint is
+        visible), measured against the same dive rendered without the flaw. ``moved_joints``
+        lists, per flaw, the joints moved by at least ``MOVED_FRACTION`` of the most-moved
+        one: the joints that carry the flaw in the input an explanation sees."""
         T = len(stage)
         by_flaw = {n: 3 * dd * d for n, d in deduction.items()}
         per_stage = np.zeros(3)
         per_joint = np.zeros(16)
         per_frame = np.zeros(T)
+        moved_joints: dict[str, list[str]] = {}
         for n, pts in by_flaw.items():
             spec = FLAWS[n]
-            per_stage[spec["stage"]] += pts
-            if spec["joints"]:
-                per_joint[[J[j] for j in spec["joints"]]] += pts / len(spec["joints"])
             frames = np.nonzero(stage == spec["stage"])[0]
+            per_stage[spec["stage"]] += pts
             per_frame[frames] += pts / max(1, len(frames))
+            if spec["joints"] and n in moves:
+                motion = (moves[n] * visible)[frames].sum(axis=0)
+                if motion.max() <= 1e-6:  # nothing visible moved: the body part the flaw acts on
+                    motion = np.isin(np.arange(16), [J[j] for j in spec["joints"]]).astype(float)
+                per_joint += pts * motion / motion.sum()
+                moved_joints[n] = [JOINTS[j] for j in np.nonzero(motion >= MOVED_FRACTION * motion.max())[0]]
         return {
             "by_flaw": by_flaw,
             "stage": per_stage,
             "joint": per_joint,
             "frame": per_frame,
             "visual_only": by_flaw["splash"],
+            "moved_joints": moved_joints,
         }
 
     def _features(

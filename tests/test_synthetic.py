@@ -87,3 +87,29 @@ def test_controlled_flaws_and_dive_number(gen):
         gen.dive(1, flaws={"splashh": 1.0})
     with pytest.raises(ValueError, match="dive number"):
         gen.dive(1, dive_number="405C")
+
+
+def test_flawed_joints_are_measured_against_the_flawless_twin(gen):
+    from posekit.synthetic import JOINTS, MOVED_FRACTION
+
+    for flaw, dn in (("bent_knees", "105A"), ("legs_apart", "107B"), ("arm_timing", "103C"), ("entry_angle", "105B")):
+        d = gen.dive(7, seed=4, flaws={flaw: 0.9}, dive_number=dn)
+        twin = gen.dive(7, seed=4, flaws={}, dive_number=dn)
+        moved = d.penalties["moved_joints"][flaw]
+        assert list(d.penalties["moved_joints"]) == [flaw]
+        # recompute the motion from the two skeletons (frames of the flaw's stage where both
+        # show the joint; the generator also counts frames where only the twin's is submerged)
+        frames = d.stage_labels == FLAWS[flaw]["stage"]
+        vis = (d.skeleton.data[..., 2] > 0) & (twin.skeleton.data[..., 2] > 0)
+        motion = (np.linalg.norm(d.skeleton.xy - twin.skeleton.xy, axis=2) * vis)[frames].sum(axis=0)
+        assert JOINTS[int(np.argmax(motion))] in moved, flaw
+        assert not set(moved) & {JOINTS[j] for j in np.nonzero(motion < 0.5 * MOVED_FRACTION * motion.max())[0]}
+        # the per-joint penalty sits on the joints the flaw moves, most on the most-moved one
+        pj = d.penalties["joint"]
+        assert pj.sum() == pytest.approx(d.penalties["by_flaw"][flaw])
+        assert np.argmax(pj) == np.argmax(motion)
+        assert (pj[motion == 0] <= 1e-9 * pj.max()).all()
+        if flaw != "entry_angle":  # posture flaws move (part of) the body part they act on
+            assert set(moved) <= set(FLAWS[flaw]["joints"])
+        else:  # a tilt about the pelvis: the legs above the water move most, not the submerged head
+            assert {"r_ankle", "l_ankle"} <= set(moved) and "head_top" not in moved
