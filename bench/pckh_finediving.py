@@ -13,7 +13,7 @@ Note: the estimator's crop context (3.5 x the box) was chosen on these same 51 f
 (2.5: 0.762, 3.0: 0.817, 3.5: 0.846, 4.0: 0.835, 4.5: 0.808), so the figure is optimistic for
 other footage; ``--context`` reruns any value. ``--cv-contexts 2.5 3 3.5 4 4.5`` gives the
 honest figure for that choice: nested leave-one-out, each frame scored with the context that
-is best on the other frames.
+is best on the other frames (it picks 3.5 in all 51 folds: 0.846).
 """
 
 from __future__ import annotations
