@@ -20,7 +20,9 @@ aligned``, the default: their mean after stage-wise alignment onto the query's s
   same explanation of an untrained model (every layer re-initialised: what the baseline and
   the input difference alone would point at). Also reported: the hit rate against the body
   part the flaw acts on (``FLAWS[flaw]["joints"]``), which for the entry angle names the
-  torso and head, mostly under water during the entry;
+  torso and head, mostly under water during the entry; and the same hit rate by occlusion
+  (each joint replaced by the baseline over one stage, rescored: the model's own response,
+  trained vs untrained);
 * stage hit rate - the stage with the most negative attribution (skeleton + RGB) is the
   flawed stage, against chance 1/3 and the untrained model (also reported: the most negative of the model's own
   per-stage relative scores, eq. 20);
@@ -137,7 +139,15 @@ def summarise(rows: list[dict]) -> dict:
     out["stage_hit_model"] = float(np.mean([r["stage_hit_model"] for r in rows]))
     out["stage_hit_untrained"] = float(np.mean([r["stage_hit_untrained"] for r in rows]))
     if sk_rows:
-        for k in ("joint_hit", "joint_chance", "joint_hit_untrained", "joint_hit_listed", "joint_chance_listed"):
+        for k in (
+            "joint_hit",
+            "joint_chance",
+            "joint_hit_untrained",
+            "joint_hit_listed",
+            "joint_chance_listed",
+            "joint_hit_occlusion",
+            "joint_hit_occlusion_untrained",
+        ):
             out[k] = float(np.mean([r[k] for r in sk_rows]))
         out["deletion_attr"] = float(np.mean([r["deletion_attr"] for r in sk_rows]))
         out["deletion_random"] = float(np.mean([r["deletion_random"] for r in sk_rows]))
@@ -150,6 +160,10 @@ def summarise(rows: list[dict]) -> dict:
         print(
             f"  against the body part the flaw acts on (FLAWS joints): {out['joint_hit_listed']:.2f} "
             f"vs chance {out['joint_chance_listed']:.2f}"
+        )
+        print(
+            f"  by occlusion: {out['joint_hit_occlusion']:.2f} vs untrained model "
+            f"{out['joint_hit_occlusion_untrained']:.2f}"
         )
     print(
         f"stage hit rate {out['stage_hit']:.2f} vs chance 0.33 (ratio {out['stage_hit'] / (1 / 3):.2f}) "
@@ -185,7 +199,7 @@ def summarise(rows: list[dict]) -> dict:
             continue
         v = {"n": len(fr), "stage_hit": float(np.mean([r["stage_hit"] for r in fr]))}
         if FLAWS[f]["joints"]:
-            for k in ("joint_hit", "joint_hit_untrained", "joint_hit_listed"):
+            for k in ("joint_hit", "joint_hit_untrained", "joint_hit_listed", "joint_hit_occlusion"):
                 v[k] = float(np.mean([r[k] for r in fr]))
         out["per_flaw"][f] = v
         print(f"  {f:<12} " + " ".join(f"{k}={x:.2f}" if isinstance(x, float) else f"{k}={x}" for k, x in v.items()))
@@ -287,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["joint_hit_untrained"] = int(bool(set(top0) & set(moved)))
                 row["joint_chance"] = 1 - comb(16 - len(moved), 3) / comb(16, 3)
                 row["joint_hit_listed"] = int(bool(set(top) & set(spec["joints"])))
+                for tag, m in (("occlusion", model), ("occlusion_untrained", untrained)):
+                    o = explain(m, q, ex, method="occlusion", baseline=args.baseline)
+                    top_o = [name for name, _v in o.top_joints(3, stage=k, sign="negative")]
+                    row[f"joint_hit_{tag}"] = int(bool(set(top_o) & set(moved)))
                 row["joint_chance_listed"] = 1 - comb(16 - len(spec["joints"]), 3) / comb(16, 3)
                 base_pose = baseline_pose(model, q, ex, args.baseline)
                 pj = np.abs(e.per_joint())
