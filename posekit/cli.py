@@ -118,7 +118,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from posekit.pose.pipeline import ExtractConfig, extract
 
     det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device)
-    est = build_estimator(args.pose, args.pose_config, args.pose_checkpoint, args.device)
+    est = build_estimator(args.pose, args.pose_config, args.pose_checkpoint, args.device, mapping=args.pose_mapping)
     cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames)
     res = extract(
         args.video, det, est, first_box=_parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
@@ -145,11 +145,40 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
         "pose": args.pose,
         "pose_config": args.pose_config,
         "pose_checkpoint": args.pose_checkpoint,
+        "pose_mapping": args.pose_mapping,
         "device": args.device,
         "num_frames": args.num_frames,
     }
     summary = extract_dataset(args.out, args.frames_root, args.videos, workers=args.workers, options=opts)
     return 0 if not summary["failed"] else 1
+
+
+def _cmd_fit_mapping(args: argparse.Namespace) -> int:
+    from annotations_tools.formats import read_any
+    from graphs.convert import save_mapping
+    from posekit.pose.calibrate import fit_from_labels
+
+    groups = None
+    if args.new_group_at:
+        names = [lb.image for lb in read_any(args.labels, "mpii16", args.image_dir)]
+        unknown = [n for n in args.new_group_at if n not in names]
+        if unknown:
+            raise PosekitError(f"--new-group-at: {unknown} are not images of {args.labels}")
+        starts = set(args.new_group_at)
+        groups, g = [], 0
+        for n in names:
+            g += n in starts
+            groups.append(g)
+    mapping, rep = fit_from_labels(args.labels, args.image_dir, ridge=args.ridge, name=args.name, groups=groups)
+    out = save_mapping(mapping, args.out)
+    held = "each image" if groups is None else f"each of {rep['held_out_groups']} groups"
+    print(
+        f"{rep['images']} labelled images, athlete found in {rep['athlete_found']}. PCKh@0.5: geometric mapping "
+        f"{rep['pckh_geometric']:.3f}, fitted {rep['pckh_fitted_in_sample']:.3f} (in sample), "
+        f"{rep['pckh_fitted_held_out']:.3f} held out ({held} mapped by a fit without it)"
+    )
+    print(f"wrote {out}  (use it with: posekit extract ... --pose-mapping {out})")
+    return 0
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -159,6 +188,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pose", default="blazepose", choices=["blazepose", "mmpose"])
     p.add_argument("--pose-config", help="mmpose config (with --pose mmpose)")
     p.add_argument("--pose-checkpoint", help="mmpose checkpoint from a local path (with --pose mmpose)")
+    p.add_argument(
+        "--pose-mapping",
+        help="BlazePose -> MPII-16 mapping: a shipped name (default: finediving, calibrated on hand labels; "
+        "geometric: the hand-written one) or a JSON from 'posekit fit-mapping'",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
 
@@ -415,6 +449,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=1, help="sample: keep every n-th frame of the chosen stages")
     p.add_argument("--no-predict", action="store_true", help="sample: empty labels instead of pseudo-labels")
     p.set_defaults(func=_cmd_annotate)
+
+    p = sub.add_parser(
+        "fit-mapping", help="calibrate the BlazePose -> MPII-16 mapping on hand-labelled frames (a joint regressor)"
+    )
+    p.add_argument("labels", type=Path, help="labels: LabelMe folder, COCO or MPII JSON")
+    p.add_argument("--image-dir", type=Path, help="folder of the images (default: next to the labels)")
+    p.add_argument("--out", type=Path, required=True, help="mapping JSON to write")
+    p.add_argument("--ridge", type=float, default=1.0, help="shrinkage towards the geometric mapping (default 1)")
+    p.add_argument("--name", default="fitted", help="name stored in the mapping")
+    p.add_argument(
+        "--new-group-at",
+        nargs="+",
+        metavar="IMAGE",
+        help="images (in label order) that start a new clip: the held-out figure leaves one clip out",
+    )
+    p.set_defaults(func=_cmd_fit_mapping)
 
     p = sub.add_parser("pose-finetune", help="fine-tune mmpose HRNet on labelled athlete frames (mmengine Runner)")
     p.add_argument("--data", type=Path, required=True, help="MPII JSON folder (annotations.json + images/) or LabelMe")

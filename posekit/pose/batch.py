@@ -51,6 +51,7 @@ def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> 
             options.get("pose_config"),
             options.get("pose_checkpoint"),
             options.get("device", "cpu"),
+            mapping=options.get("pose_mapping"),
         )
         cfg = ExtractConfig(num_frames=options.get("num_frames"), progress=False)
         res = extract(

@@ -10,7 +10,9 @@ Interface: ``estimator.estimate(frames, boxes) -> (poses (T, J, 3), info list)``
   left/right agreement with the most confident one, and each joint is the
   visibility-weighted mean of the runs that agree with the per-joint median (a robust
   consensus, better than keeping the single most confident run). A second pass framed on
-  the first estimate's own extent adds its runs to the vote (``refine``). Output in MPII-16.
+  the first estimate's own extent adds its runs to the vote (``refine``). Output in MPII-16
+  through the calibrated BlazePose -> MPII mapping fitted on hand-labelled diving frames
+  (``mapping``; see :func:`graphs.convert.fit_mapping` and ``posekit fit-mapping``).
 * :class:`MMPoseEstimator`: an mmpose top-down model (HRNet by default) from a config and a
   checkpoint, batched over crops.
 """
@@ -72,6 +74,7 @@ class BlazePoseEstimator:
         layout: str = "mpii16",
         refine: bool = True,
         model=None,
+        mapping: str | Path | None = None,
     ):
         from posekit.pose.blazepose import BlazePose
 
@@ -83,7 +86,9 @@ class BlazePoseEstimator:
         self.refine = refine
         self.layout = layout
         self._src = get_layout("blazepose33")
-        self._mapping = get_mapping("blazepose33", layout)
+        # None: the pair's default (the calibrated FineDiving mapping for MPII-16); "geometric",
+        # another shipped name, or a path to a mapping JSON from ``posekit fit-mapping``
+        self._mapping = get_mapping("blazepose33", layout, mapping)
 
     def _runs(self, frame: np.ndarray, box: np.ndarray, runs: list, tags: list) -> None:
         x0, y0, x1, y1 = box[:4]
@@ -96,12 +101,19 @@ class BlazePoseEstimator:
                     runs.append(lm)
                     tags.append((a, flip, float(lm[:, 2].mean())))
 
-    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
+    @property
+    def mapping(self):
+        """The :class:`graphs.convert.LayoutMapping` from BlazePose-33 to the output layout."""
+        return self._mapping
+
+    def landmarks_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray | None, dict]:
+        """The fused BlazePose-33 landmarks ``(33, 3)`` of one box (None when no run found a
+        person), before the layout mapping: what ``posekit fit-mapping`` calibrates on."""
         runs: list[np.ndarray] = []
         tags: list[tuple] = []
         self._runs(frame, box, runs, tags)
         if not runs:
-            return np.zeros((self._mapping.target.num_joints, 3), np.float32), {"runs": 0, "rotation": None}
+            return None, {"runs": 0, "rotation": None}
         fused = fuse_runs(runs, self._src.flip_index)
         if self.refine:
             from posekit.pose.detect import landmarks_box
@@ -111,8 +123,13 @@ class BlazePoseEstimator:
                 self._runs(frame, refined, runs, tags)
                 fused = fuse_runs(runs, self._src.flip_index)
         best = max(tags, key=lambda t: t[2])
-        pose = self._mapping.apply(fused[None])[0]
-        return pose, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
+        return fused, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
+
+    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
+        fused, info = self.landmarks_one(frame, box)
+        if fused is None:
+            return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
+        return self._mapping.apply(fused[None])[0], info
 
     def estimate(
         self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None]
@@ -246,10 +263,17 @@ def _strip_init_cfg(node) -> None:
 
 
 def build_estimator(
-    kind: str = "blazepose", config: str | None = None, checkpoint: str | None = None, device: str = "cpu", **kwargs
+    kind: str = "blazepose",
+    config: str | None = None,
+    checkpoint: str | None = None,
+    device: str = "cpu",
+    mapping: str | Path | None = None,
+    **kwargs,
 ):
+    """``mapping`` (BlazePose only): the BlazePose -> MPII-16 mapping, None for the default
+    calibrated one, ``geometric``, or a mapping JSON from ``posekit fit-mapping``."""
     if kind == "blazepose":
-        return BlazePoseEstimator(**kwargs)
+        return BlazePoseEstimator(mapping=mapping, **kwargs)
     if kind == "mmpose":
         if not (config and checkpoint):
             raise PosekitError("--pose mmpose needs --pose-config and --pose-checkpoint")
