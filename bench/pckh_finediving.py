@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ro = held_out_pckh(lms, true, vis, groups=groups)
     rl = held_out_pckh(lms, true, vis)
     rfree = held_out_pckh(lms, true, vis, groups=groups, sources=limb_neighbour_sources())
+    ridge_sweep = {r: held_out_pckh(lms, true, vis, groups=groups, ridge=r)["pckh"] for r in (0.1, 0.3, 1.0, 3.0, 10.0)}
     n = len(ann)
     print(f"frames: {n} from {len(set(groups))} dive(s)")
     print(
@@ -201,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{rfree['pckh']:.3f} held out by dive (knees {rfree['per_joint']['r_knee']:.2f}/"
         f"{rfree['per_joint']['l_knee']:.2f})"
     )
+    print(
+        "held out by dive vs the fit's ridge (default 1): "
+        + ", ".join(f"{r:g}: {v:.3f}" for r, v in ridge_sweep.items())
+    )
     print(f"seconds per frame: baseline {t_base / n:.3f}, detection {t_det / n:.3f}, estimation {t_est / n:.3f}")
     result = {
         "frames": n,
@@ -213,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline_leave_one_frame_out": rl,
         "pipeline_shipped_mapping_in_sample": rs,
         "rejected_limbs_from_neighbours_held_out": rfree,
+        "held_out_by_ridge": ridge_sweep,
         "seconds_per_frame": {"baseline": t_base / n, "detection": t_det / n, "estimation": t_est / n},
     }
     if cv:
