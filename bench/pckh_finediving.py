@@ -43,15 +43,6 @@ from posekit.paths import shared_data
 DIVE_STARTS = ("finediv00000.jpg", "finediv00034.jpg", "finediv00070.jpg")
 
 
-def dive_groups(images: list[str]) -> np.ndarray:
-    """Dive index of each frame (frames are in clip order; a new dive starts at DIVE_STARTS)."""
-    g, out = -1, []
-    for name in images:
-        g += name in DIVE_STARTS or g < 0
-        out.append(g)
-    return np.array(out)
-
-
 def limb_neighbour_sources() -> dict[str, tuple[str, ...]]:
     """The rejected variant: limb joints may also use the joints they share a bone with
     (a knee its hip and ankle), on top of :func:`graphs.convert.calibration_sources`."""
@@ -124,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print("pckh_finediving: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
     from posekit.pose.blazepose import BlazePose
-    from posekit.pose.calibrate import held_out_pckh
+    from posekit.pose.calibrate import groups_from_starts, held_out_pckh, map_found
     from posekit.pose.detect import BlazePoseDetector
     from posekit.pose.estimate import BlazePoseEstimator
 
@@ -163,18 +154,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cv[c].append(est.estimate_one(img, boxes[np.argmax(boxes[:, 4])])[0] if len(boxes) else np.zeros((16, 3)))
     base, lms = np.array(base), np.array(lms)
-    found = lms[..., 2].max(1) > 0
-
-    def mapped(m) -> np.ndarray:
-        p = np.zeros((len(lms), 16, 3), np.float32)
-        p[found] = m.apply(lms[found])
-        return p
-
-    geo, ship = mapped(geo_map), mapped(estimator.mapping)
+    geo, ship = map_found(geo_map, lms), map_found(estimator.mapping, lms)
     rb = metrics.pckh(base[..., :2], true, vis, pred_valid=base[..., 2] > 0)
     rg = metrics.pckh(geo[..., :2], true, vis, pred_valid=geo[..., 2] > 0)
     rs = metrics.pckh(ship[..., :2], true, vis, pred_valid=ship[..., 2] > 0)
-    groups = dive_groups([a["image"] for a in ann])
+    groups = groups_from_starts([a["image"] for a in ann], DIVE_STARTS)
     ro = held_out_pckh(lms, true, vis, groups=groups)
     rl = held_out_pckh(lms, true, vis)
     rfree = held_out_pckh(lms, true, vis, groups=groups, sources=limb_neighbour_sources())

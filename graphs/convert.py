@@ -161,7 +161,6 @@ def get_mapping(source: str | Layout, target: str | Layout, variant: str | Path 
         return m
     spec = _MAPPINGS.get((src.name, tgt.name))
     weights = np.zeros((tgt.num_joints, src.num_joints), dtype=np.float32)
-    synthesised: list[str] = []
     if spec is None:
         missing = [j for j in tgt.joints if j not in src.joints]
         if missing:
@@ -180,9 +179,7 @@ def get_mapping(source: str | Layout, target: str | Layout, variant: str | Path 
                 weights[t, src.index(s)] = w
             if abs(sum(terms.values()) - 1.0) > 1e-6:
                 raise LayoutError(f"mapping {src.name} -> {tgt.name}: weights of '{name}' do not sum to 1")
-            if len(terms) > 1 or not _same_joint(name, next(iter(terms))):
-                synthesised.append(name)
-    return LayoutMapping(src, tgt, weights, tuple(synthesised))
+    return LayoutMapping(src, tgt, weights, _synthesised(src, tgt, weights))
 
 
 def _same_joint(a: str, b: str) -> bool:

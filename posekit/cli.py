@@ -154,24 +154,14 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_mapping(args: argparse.Namespace) -> int:
-    from annotations_tools.formats import read_any
     from graphs.convert import save_mapping
     from posekit.pose.calibrate import fit_from_labels
 
-    groups = None
-    if args.new_group_at:
-        names = [lb.image for lb in read_any(args.labels, "mpii16", args.image_dir)]
-        unknown = [n for n in args.new_group_at if n not in names]
-        if unknown:
-            raise PosekitError(f"--new-group-at: {unknown} are not images of {args.labels}")
-        starts = set(args.new_group_at)
-        groups, g = [], 0
-        for n in names:
-            g += n in starts
-            groups.append(g)
-    mapping, rep = fit_from_labels(args.labels, args.image_dir, ridge=args.ridge, name=args.name, groups=groups)
+    mapping, rep = fit_from_labels(
+        args.labels, args.image_dir, ridge=args.ridge, name=args.name, new_group_at=args.new_group_at
+    )
     out = save_mapping(mapping, args.out)
-    held = "each image" if groups is None else f"each of {rep['held_out_groups']} groups"
+    held = "each image" if not args.new_group_at else f"each of {rep['held_out_groups']} groups"
     print(
         f"{rep['images']} labelled images, athlete found in {rep['athlete_found']}. PCKh@0.5: geometric mapping "
         f"{rep['pckh_geometric']:.3f}, fitted {rep['pckh_fitted_in_sample']:.3f} (in sample), "

@@ -77,6 +77,24 @@ def collect_landmarks(
     return out
 
 
+def groups_from_starts(images: Sequence[str], starts: Sequence[str]) -> np.ndarray:
+    """Clip index of each image (images in clip order; a new clip starts at each of ``starts``)."""
+    starts = set(starts)
+    g, out = 0, []
+    for i, name in enumerate(images):
+        g += i > 0 and name in starts
+        out.append(g)
+    return np.array(out, dtype=np.int64)
+
+
+def map_found(m: LayoutMapping, landmarks: np.ndarray) -> np.ndarray:
+    """``m`` applied to the frames where landmarks were found; the others stay all-missing."""
+    found = landmarks[..., 2].max(1) > 0
+    pred = np.zeros((len(landmarks), m.target.num_joints, 3), np.float32)
+    pred[found] = m.apply(landmarks[found])
+    return pred
+
+
 def head_sizes(true: np.ndarray, layout: str = "mpii16") -> np.ndarray:
     ha, hb = get_layout(layout).head_index()
     return np.linalg.norm(true[:, ha] - true[:, hb], axis=1)
@@ -108,7 +126,7 @@ def held_out_predictions(
         m = fit_mapping(
             "blazepose33", target, landmarks[tr], true[tr], vis[tr], scale=head[tr], ridge=ridge, sources=sources
         )
-        pred[te & found] = m.apply(landmarks[te & found])
+        pred[te] = map_found(m, landmarks[te])
     return pred
 
 
@@ -124,7 +142,7 @@ def held_out_pckh(
     """PCKh@0.5 of :func:`held_out_predictions` (plus ``groups``: how many were held out)."""
     pred = held_out_predictions(landmarks, true, vis, groups, ridge, target, sources)
     r = metrics.pckh(pred[..., :2], true, vis, pred_valid=pred[..., 2] > 0, layout=target)
-    r["groups"] = int(len(np.unique(np.arange(len(landmarks)) if groups is None else np.asarray(groups))))
+    r["groups"] = len(landmarks) if groups is None else int(len(np.unique(groups)))
     return r
 
 
@@ -134,19 +152,27 @@ def fit_from_labels(
     *,
     ridge: float = 1.0,
     name: str = "fitted",
-    groups: Sequence[int] | None = None,
+    new_group_at: Sequence[str] | None = None,
     progress: bool = True,
 ) -> tuple[LayoutMapping, dict]:
     """Fit the BlazePose -> MPII-16 mapping on a labelled set (LabelMe folder, COCO or MPII
     JSON, as :func:`annotations_tools.formats.read_any` reads them). Returns the mapping and a
     report: PCKh@0.5 with the geometric mapping, with the fitted one (in sample) and held out
-    (:func:`held_out_pckh`)."""
+    (:func:`held_out_pckh`: per image, or per clip when ``new_group_at`` names the images,
+    in label order, that start a new clip)."""
     from annotations_tools.formats import read_any
 
     labels_path = Path(labels_path)
     labels = read_any(labels_path, "mpii16", image_dir)
     if not labels:
         raise AnnotationError("no labelled images", labels_path)
+    groups = None
+    if new_group_at:
+        names = [lb.image for lb in labels]
+        unknown = [n for n in new_group_at if n not in names]
+        if unknown:
+            raise AnnotationError(f"new_group_at: {unknown} are not images of the labels", labels_path, "image")
+        groups = groups_from_starts(names, new_group_at)
     if image_dir is None:
         image_dir = labels_path if labels_path.is_dir() else labels_path.parent / "images"
     lm = collect_landmarks(labels, image_dir, progress=progress)
@@ -166,8 +192,7 @@ def fit_from_labels(
     geo = get_mapping("blazepose33", "mpii16", "geometric")
 
     def score(m: LayoutMapping) -> dict:
-        p = np.zeros((len(lm), 16, 3), np.float32)
-        p[found] = m.apply(lm[found])
+        p = map_found(m, lm)
         return metrics.pckh(p[..., :2], true, vis, pred_valid=p[..., 2] > 0)
 
     held = held_out_pckh(lm, true, vis, groups, ridge)
