@@ -117,8 +117,11 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from posekit.pose.estimate import build_estimator
     from posekit.pose.pipeline import ExtractConfig, extract
 
-    det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device)
-    est = build_estimator(args.pose, args.pose_config, args.pose_checkpoint, args.device, mapping=args.pose_mapping)
+    trust = args.trust_checkpoint
+    det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device, trust_checkpoint=trust)
+    est = build_estimator(
+        args.pose, args.pose_config, args.pose_checkpoint, args.device, args.pose_mapping, trust_checkpoint=trust
+    )
     cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames)
     res = extract(
         args.video, det, est, first_box=_parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
@@ -148,6 +151,9 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
         "pose_mapping": args.pose_mapping,
         "device": args.device,
         "num_frames": args.num_frames,
+        "det_config": args.det_config,
+        "det_checkpoint": args.det_checkpoint,
+        "trust_checkpoint": args.trust_checkpoint,
     }
     summary = extract_dataset(args.out, args.frames_root, args.videos, workers=args.workers, options=opts)
     return 0 if not summary["failed"] else 1
@@ -171,13 +177,28 @@ def _cmd_fit_mapping(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIG_RUNS = "a Python file that mmengine runs when it reads it: name only configs you trust"
+
+
+def _add_trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load checkpoints that are not weights-only (this runs code from the file: only for files you "
+        "made or trust). Without it posekit loads weights and mmengine's metadata and refuses anything else",
+    )
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default="blazepose", choices=["blazepose", "hog", "blazepose+hog", "mmdet"])
-    p.add_argument("--det-config")
-    p.add_argument("--det-checkpoint")
+    p.add_argument("--det-config", help="mmdet config (with --detector mmdet): " + CONFIG_RUNS)
+    p.add_argument("--det-checkpoint", help="mmdet checkpoint from a local path (loaded weights-only)")
     p.add_argument("--pose", default="blazepose", choices=["blazepose", "mmpose"])
-    p.add_argument("--pose-config", help="mmpose config (with --pose mmpose)")
-    p.add_argument("--pose-checkpoint", help="mmpose checkpoint from a local path (with --pose mmpose)")
+    p.add_argument("--pose-config", help="mmpose config (with --pose mmpose): " + CONFIG_RUNS)
+    p.add_argument(
+        "--pose-checkpoint", help="mmpose checkpoint from a local path (with --pose mmpose; loaded weights-only)"
+    )
+    _add_trust_arg(p)
     p.add_argument(
         "--pose-mapping",
         help="BlazePose -> MPII-16 mapping: a shipped name (default: finediving, calibrated on hand labels; "
@@ -251,6 +272,7 @@ def _cmd_pose_finetune(args: argparse.Namespace) -> int:
         resume=args.resume,
         pseudo=args.pseudo,
         device=args.device,
+        trust_checkpoint=args.trust_checkpoint,
     )
     losses = s["losses"]
     print(
@@ -459,9 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pose-finetune", help="fine-tune mmpose HRNet on labelled athlete frames (mmengine Runner)")
     p.add_argument("--data", type=Path, required=True, help="MPII JSON folder (annotations.json + images/) or LabelMe")
     p.add_argument("--out", type=Path, required=True, help="work folder (checkpoints, config, summary)")
-    p.add_argument("--init", type=Path, help="initial checkpoint (local path); default: from scratch")
+    p.add_argument(
+        "--init", type=Path, help="initial checkpoint (local path, loaded weights-only); default: from scratch"
+    )
     p.add_argument("--arch", choices=["w32", "w48"], default="w32")
-    p.add_argument("--config", type=Path, help="an mmpose config instead of --arch")
+    p.add_argument("--config", type=Path, help="an mmpose config instead of --arch: " + CONFIG_RUNS)
     p.add_argument("--iters", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -470,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--pseudo", type=Path, help="folder of unlabelled frames: add confident predictions, weighted 0.5")
     p.add_argument("--device", default="cpu")
+    _add_trust_arg(p)
     p.set_defaults(func=_cmd_pose_finetune)
 
     p = sub.add_parser("train", help="train an AQA model (HP-MCoRe) from a YAML config; resumable; DDP via torchrun")

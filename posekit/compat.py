@@ -21,7 +21,6 @@ torchvision, mmpose or torch_geometric yourself.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.machinery
 import importlib.util
 import sys
@@ -234,27 +233,6 @@ def install_pyg_knn() -> bool:
             active = True
     _STATE["pyg"] = active
     return active
-
-
-@contextlib.contextmanager
-def trusted_checkpoints():
-    """Within the block, ``torch.load`` defaults to ``weights_only=False``.
-
-    mmengine saves (and ``Runner`` resumes from) checkpoints that pickle metadata objects
-    (message hub, numpy scalars), which torch >= 2.6 refuses to load weights-only. Use this
-    only around loading checkpoints you made yourself or trust: it runs code from the file.
-    """
-    original = torch.load
-
-    def load(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("weights_only", False)
-        return original(*args, **kwargs)
-
-    torch.load = load
-    try:
-        yield
-    finally:
-        torch.load = original
 
 
 def install() -> dict[str, bool]:

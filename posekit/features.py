@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.checkpoints import load_checkpoint
 from posekit.errors import ConfigError
 from posekit.io import atomic_write
 
@@ -52,7 +53,7 @@ def build_backbone(kind: str, arch: str | None = None, weights: str | Path | Non
         path = Path(weights)
         if not path.exists():
             raise ConfigError("weights file not found", path, "--weights")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(path)
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         try:
             missing, _unexpected = net.load_state_dict(state, strict=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,7 @@ def test_cli_annotate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_finetune_on_real_frames_then_extract(shared_data: Path, tmp_path: Path) -> None:
+    from posekit.checkpoints import load_checkpoint
     from posekit.pose import ExtractConfig, extract
     from posekit.pose.estimate import MMPoseEstimator
     from posekit.pose.finetune import finetune
@@ -230,6 +232,10 @@ def test_finetune_on_real_frames_then_extract(shared_data: Path, tmp_path: Path)
     s = finetune(data, tmp_path / "work", iters=4, batch_size=4, lr=5e-4, val_fraction=0.1, seed=0)
     assert len(s["losses"]) == 4 and s["losses"][-1] < s["losses"][0]  # the loss goes down
     assert 0.0 <= s["val_pckh"]["pckh"] <= 1.0 and s["val_images"] == 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # posekit's own checkpoint loads weights-only, with no warning
+        ck = load_checkpoint(s["checkpoint"])
+    assert "state_dict" in ck and "message_hub" in ck
     est = MMPoseEstimator(s["config"], s["checkpoint"])
     clip = make_tracking_clip(T=3, hidden=None, distractors=0, seed=0).clip
     res = extract(clip, estimator=est, config=ExtractConfig(progress=False))

@@ -116,17 +116,3 @@ def test_pyg_dynamic_edge_conv_trains() -> None:
 
 def test_install_is_idempotent() -> None:
     assert compat.install() == compat.install()
-
-
-def test_trusted_checkpoints_context(tmp_path) -> None:
-    import pickle
-
-    obj = {"state_dict": {"w": torch.ones(2)}, "meta": {"step": np.int64(3)}}
-    p = tmp_path / "c.pth"
-    torch.save(obj, p)
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(p)  # numpy objects: refused weights-only by default
-    with compat.trusted_checkpoints():
-        assert int(torch.load(p)["meta"]["step"]) == 3
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(p)  # restored afterwards

@@ -45,13 +45,21 @@ def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> 
 
     out = Path(out_dir)
     try:
-        det = build_detector(options.get("detector", "blazepose"))
+        trust = bool(options.get("trust_checkpoint", False))
+        det = build_detector(
+            options.get("detector", "blazepose"),
+            options.get("det_config"),
+            options.get("det_checkpoint"),
+            options.get("device", "cpu"),
+            trust_checkpoint=trust,
+        )
         est = build_estimator(
             options.get("pose", "blazepose"),
             options.get("pose_config"),
             options.get("pose_checkpoint"),
             options.get("device", "cpu"),
             mapping=options.get("pose_mapping"),
+            trust_checkpoint=trust,
         )
         cfg = ExtractConfig(num_frames=options.get("num_frames"), progress=False)
         res = extract(

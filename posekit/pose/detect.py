@@ -195,7 +195,10 @@ class HOGDetector:
 
 
 class MMDetDetector:
-    """An mmdet detector from a user-given config and checkpoint (person class only)."""
+    """An mmdet detector from a user-given config and checkpoint (person class only).
+
+    The checkpoint is loaded weights-only (:mod:`posekit.checkpoints`) unless
+    ``trust_checkpoint``; the config is Python and runs when it is read (as in mmdet)."""
 
     def __init__(
         self,
@@ -204,6 +207,7 @@ class MMDetDetector:
         device: str = "cpu",
         person_class: int = 0,
         score_thr: float = 0.3,
+        trust_checkpoint: bool = False,
     ):
         for p, what in ((config, "config"), (checkpoint, "checkpoint")):
             if not Path(p).exists():
@@ -214,7 +218,14 @@ class MMDetDetector:
         from mmdet.apis import inference_detector, init_detector
 
         self._infer = inference_detector
-        self.model = init_detector(str(config), str(checkpoint), device=device)
+        from posekit.checkpoints import load_without_code
+
+        self.model = load_without_code(
+            checkpoint,
+            "--det-checkpoint",
+            lambda: init_detector(str(config), str(checkpoint), device=device),
+            trust=trust_checkpoint,
+        )
         self.person_class = person_class
         self.score_thr = score_thr
 
@@ -239,7 +250,11 @@ class CompositeDetector:
 
 
 def build_detector(
-    kind: str = "blazepose", config: str | None = None, checkpoint: str | None = None, device: str = "cpu"
+    kind: str = "blazepose",
+    config: str | None = None,
+    checkpoint: str | None = None,
+    device: str = "cpu",
+    trust_checkpoint: bool = False,
 ) -> Detector:
     """``blazepose`` (default), ``hog``, ``blazepose+hog`` or ``mmdet`` (needs config + checkpoint)."""
     if kind == "blazepose":
@@ -251,5 +266,5 @@ def build_detector(
     if kind == "mmdet":
         if not (config and checkpoint):
             raise PosekitError("--detector mmdet needs --det-config and --det-checkpoint")
-        return MMDetDetector(config, checkpoint, device=device)
+        return MMDetDetector(config, checkpoint, device=device, trust_checkpoint=trust_checkpoint)
     raise PosekitError(f"unknown detector '{kind}' (blazepose, hog, blazepose+hog, mmdet)")

@@ -150,10 +150,10 @@ class MMPoseEstimator:
     """mmpose top-down model (e.g. HRNet-W32 256x256, MPII-16) from config + checkpoint.
 
     All boxes of a call are pushed through the model in batches of ``batch_size`` crops.
-    The checkpoint comes from a local path and is loaded weights-only when it can be; an
-    mmengine checkpoint (with metadata objects) needs ``weights_only=False``, so give only
-    checkpoints you trust (:func:`load_trusted_checkpoint`). ``init_cfg`` URLs in the config
-    are ignored: nothing is downloaded.
+    The checkpoint comes from a local path and is loaded weights-only, mmengine's metadata
+    objects allow-listed (:mod:`posekit.checkpoints`); anything else is refused unless
+    ``trust_checkpoint``. The config is Python and runs when it is read (as in mmpose): give
+    only configs you trust. ``init_cfg`` URLs in the config are ignored: nothing is downloaded.
     """
 
     def __init__(
@@ -163,11 +163,13 @@ class MMPoseEstimator:
         device: str = "cpu",
         batch_size: int = 32,
         layout: str = "mpii16",
+        trust_checkpoint: bool = False,
     ):
         for p, what in ((config, "config"), (checkpoint, "checkpoint")):
             if not Path(p).exists():
                 raise PosekitError(f"{p}: mmpose {what} not found")
         from posekit import compat
+        from posekit.checkpoints import load_checkpoint
 
         compat.install()
         from mmengine.config import Config
@@ -176,7 +178,7 @@ class MMPoseEstimator:
         cfg = Config.fromfile(str(config))
         _strip_init_cfg(cfg.model)
         self.model = init_model(cfg, None, device=device)
-        ckpt = load_trusted_checkpoint(checkpoint)
+        ckpt = load_checkpoint(checkpoint, trust=trust_checkpoint)
         from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
         _load_checkpoint_to_model(self.model, ckpt, strict=True)
@@ -229,26 +231,6 @@ class MMPoseEstimator:
         return out, [{"runs": 1, "rotation": 0} for _ in frames]
 
 
-def load_trusted_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint: ``weights_only=True`` first; an mmengine checkpoint (which also
-    pickles metadata objects) is then loaded with ``weights_only=False``, which runs code from
-    the file: only give checkpoints you made or trust (posekit's own are)."""
-    import pickle
-    import warnings
-
-    import torch
-
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        warnings.warn(
-            f"{path}: not a weights-only checkpoint; loading it with weights_only=False "
-            "(only do this with checkpoints you trust)",
-            stacklevel=2,
-        )
-        return torch.load(str(path), map_location="cpu", weights_only=False)
-
-
 def _strip_init_cfg(node) -> None:
     """Remove ``init_cfg`` entries that point to URLs (offline: never download)."""
     if isinstance(node, dict):
@@ -268,14 +250,16 @@ def build_estimator(
     checkpoint: str | None = None,
     device: str = "cpu",
     mapping: str | Path | None = None,
+    trust_checkpoint: bool = False,
     **kwargs,
 ):
     """``mapping`` (BlazePose only): the BlazePose -> MPII-16 mapping, None for the default
-    calibrated one, ``geometric``, or a mapping JSON from ``posekit fit-mapping``."""
+    calibrated one, ``geometric``, or a mapping JSON from ``posekit fit-mapping``.
+    ``trust_checkpoint`` (mmpose only): load a checkpoint that is not weights-only."""
     if kind == "blazepose":
         return BlazePoseEstimator(mapping=mapping, **kwargs)
     if kind == "mmpose":
         if not (config and checkpoint):
             raise PosekitError("--pose mmpose needs --pose-config and --pose-checkpoint")
-        return MMPoseEstimator(config, checkpoint, device=device)
+        return MMPoseEstimator(config, checkpoint, device=device, trust_checkpoint=trust_checkpoint)
     raise PosekitError(f"unknown pose estimator '{kind}' (blazepose, mmpose)")

@@ -169,19 +169,42 @@ def read_losses(work_dir: Path) -> list[float]:
 
 
 def evaluate_pckh(
-    config: Path, checkpoint: Path, labels: list[KeypointLabel], image_root: Path, device: str = "cpu"
+    config: Path,
+    checkpoint: Path,
+    labels: list[KeypointLabel],
+    image_root: Path,
+    device: str = "cpu",
+    trust_checkpoint: bool = False,
 ) -> dict:
     from PIL import Image
 
     from posekit import metrics
     from posekit.pose.estimate import MMPoseEstimator
 
-    est = MMPoseEstimator(config, checkpoint, device=device)
+    est = MMPoseEstimator(config, checkpoint, device=device, trust_checkpoint=trust_checkpoint)
     frames = [np.asarray(Image.open(image_root / lb.image).convert("RGB")) for lb in labels]
     pred, _ = est.estimate(frames, [lb.box for lb in labels])
     true = np.array([lb.joints for lb in labels])
     vis = np.array([lb.visibility > 0 for lb in labels])
     return metrics.pckh(pred[..., :2], true, vis, pred_valid=pred[..., 2] > 0)
+
+
+def _run_runner(cfg: Any, work: Path, init: str | Path | None, resume: bool, trust: bool) -> None:
+    """Train with mmengine's Runner; the checkpoints it loads go through the allow-list."""
+    from mmengine.runner import Runner
+
+    from posekit.checkpoints import load_without_code
+
+    last = work / "last_checkpoint"
+    source = Path(last.read_text().strip()) if resume and last.exists() else init
+    what = "--resume checkpoint" if resume and last.exists() else "--init"
+
+    def train() -> None:
+        train_cfg = cfg.copy()
+        train_cfg.test_dataloader = None  # the inference pipeline stays in config.py, the Runner needs none
+        Runner.from_cfg(train_cfg).train()  # initialises the weights itself unless load_from / resume is given
+
+    load_without_code(source or work, what, train, trust=trust)
 
 
 def finetune(
@@ -199,8 +222,13 @@ def finetune(
     pseudo: str | Path | None = None,
     pseudo_weight: float = 0.5,
     device: str = "cpu",
+    trust_checkpoint: bool = False,
 ) -> dict:
-    """Fine-tune, evaluate, and return a summary (paths, losses, PCKh)."""
+    """Fine-tune, evaluate, and return a summary (paths, losses, PCKh).
+
+    ``init`` and the checkpoint a resume starts from are loaded weights-only (mmengine's
+    metadata allow-listed, :mod:`posekit.checkpoints`); others are refused unless
+    ``trust_checkpoint``."""
     data, work = Path(data), Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     if init is not None and not Path(init).exists():
@@ -234,15 +262,7 @@ def finetune(
     cfg.resume = bool(resume)
     cfg.dump(str(work / "config.py"))
 
-    from mmengine.runner import Runner
-
-    from posekit import compat
-
-    with compat.trusted_checkpoints():  # our own / user-given checkpoints (mmengine pickles metadata)
-        train_cfg = cfg.copy()
-        train_cfg.test_dataloader = None  # the inference pipeline stays in config.py, the Runner needs none
-        runner = Runner.from_cfg(train_cfg)
-        runner.train()  # initialises the weights itself unless load_from / resume is given
+    _run_runner(cfg, work, init, resume, trust_checkpoint)
     last = Path((work / "last_checkpoint").read_text().strip()) if (work / "last_checkpoint").exists() else None
     if last is None or not last.exists():
         raise PosekitError(f"{work}: training finished without a checkpoint")
@@ -256,6 +276,6 @@ def finetune(
         "pseudo": str(pseudo) if pseudo else None,
     }
     if val:
-        summary["val_pckh"] = evaluate_pckh(work / "config.py", last, val, image_root, device)
+        summary["val_pckh"] = evaluate_pckh(work / "config.py", last, val, image_root, device, trust_checkpoint)
     write_json(work / "finetune_summary.json", summary)
     return summary
