@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, hidden in scenarios[: 1 if args.quick else 2]:
         for seed in seeds:
             tc = make_tracking_clip(T=24, hidden=hidden, seed=seed)
-            boxes, status, _, _, _ = track_athlete(tc.clip, det, None, cfg)
+            tr = track_athlete(tc.clip, det, None, cfg)
+            boxes, status = tr.boxes, tr.status
             ours = tracking_scores(boxes, status, tc)
             # baseline: the most confident detection of every frame
             bb, bs = np.full((len(tc.clip), 4), np.nan), []
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         from posekit.pose.video import read_clip
 
         clip = read_clip(gif, max_side=640)
-        boxes, status, _, _, _ = track_athlete(clip, det, None, cfg)
+        tr = track_athlete(clip, det, None, cfg)
+        boxes, status = tr.boxes, tr.status
         print("real GIF:", " ".join(s[0] for s in status), "(t tracked, p predicted, l lost)")
         result["gif"] = {"status": status, "ends_lost": status[-1] == LOST}
     write_json(args.out, result)

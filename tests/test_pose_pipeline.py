@@ -24,7 +24,8 @@ def detector():
 
 def test_tracking_on_generated_clip_with_distractors_and_a_gap(detector) -> None:
     tc = make_tracking_clip(T=24, hidden=(5, 7), seed=0)
-    boxes, status, _, ncand, _ = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    tr = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    boxes, status, ncand = tr.boxes, tr.status, tr.candidates
     s = tracking_scores(boxes, status, tc)
     assert s["id_switches"] == 0 and s["frames_on_distractor"] == 0
     assert s["recall"] >= 0.95
@@ -33,7 +34,8 @@ def test_tracking_on_generated_clip_with_distractors_and_a_gap(detector) -> None
 
 def test_tracking_when_a_distractor_stands_where_the_hidden_athlete_is_predicted(detector) -> None:
     tc = make_tracking_clip(T=24, hidden=(12, 14), seed=0)
-    boxes, status, _, _, _ = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    tr = track_athlete(tc.clip, detector, None, ExtractConfig(progress=False))
+    boxes, status = tr.boxes, tr.status
     assert tracking_scores(boxes, status, tc)["id_switches"] == 0
 
 

@@ -20,7 +20,20 @@ import numpy as np
 from tqdm import tqdm
 
 from posekit.pose.clean import CleanConfig, clean
-from posekit.pose.track import BEFORE, LOST, PREDICTED, TRACKED, AthleteTracker, TrackerConfig, choose_initial_box
+from posekit.pose.track import (
+    BEFORE,
+    LOST,
+    PREDICTED,
+    TRACKED,
+    AthleteTracker,
+    TrackerConfig,
+    TrackResult,
+    bhattacharyya,
+    camera_motion,
+    choose_initial_box,
+    choose_single_frame,
+    colour_histogram,
+)
 from posekit.pose.video import Clip, read_clip
 from posekit.skeleton import SkeletonSequence
 
@@ -48,67 +61,144 @@ class ExtractResult:
     clip: Clip | None = None
 
 
+def _initial_box(
+    clip: Clip, detector, first_box: np.ndarray | None, cfg: ExtractConfig, timing: dict
+) -> tuple[int, np.ndarray, str] | None:
+    """Where the track starts, its box and how the athlete was chosen (None: nobody found)."""
+    if first_box is not None:
+        return 0, np.asarray(first_box, float)[:4], "given (--first-box)"
+    T, n = len(clip), min(cfg.init_frames, len(clip))
+    t0 = time.perf_counter()
+    dets = [detector(clip.frames[t]) for t in range(n)]
+    timing["detect"] += time.perf_counter() - t0
+    if n > 1:
+        init = choose_initial_box(dets, cfg.tracker.gate, cfg.tracker.min_score)
+        if init is not None:
+            return init[0], init[1], f"the most confident, most moving person over the first {n} frames"
+    for t in range(T):
+        if t >= n:
+            t0 = time.perf_counter()
+            dets.append(detector(clip.frames[t]))
+            timing["detect"] += time.perf_counter() - t0
+        box = choose_single_frame(dets[t], clip.size, cfg.tracker.min_score)
+        if box is not None:
+            return t, box[:4], "single-frame rule: confidence x sqrt(box area) x centrality"
+    return None
+
+
+def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4) -> np.ndarray | None:
+    """The athlete's box from the pose's own joints, when enough of them are confident."""
+    from posekit.pose.detect import landmarks_box
+
+    if (pose[:, 2] >= min_conf).mean() < min_fraction:
+        return None
+    return landmarks_box(pose, min_vis=min_conf)
+
+
+def _widened(box: np.ndarray, factor: float) -> np.ndarray:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = factor * (box[2] - box[0]) / 2, factor * (box[3] - box[1]) / 2
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh])
+
+
+def _outside(box: np.ndarray, size: tuple[int, int]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return not (0 <= cx < size[0] and 0 <= cy < size[1])
+
+
+def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, last_box, timing: dict) -> dict:
+    """One frame: camera compensation, Kalman prediction, detection in the (widened) search
+    region, association (eq. 25 + confidence + colour), the pose on the athlete's box, and
+    re-acquisition by the landmarker when the detector missed."""
+    frame, out = clip.frames[t], {"shift": 0.0, "pose": None, "info": {"runs": 0, "rotation": None}}
+    pred = tr.begin()
+    alt: list[np.ndarray] = []  # the box moved with the camera: the athlete stays, the camera pans or zooms
+    if tr.cfg.compensate_camera and t > 0 and last_box is not None:
+        a = camera_motion(clip.frames[t - 1], frame, last_box)
+        c = (last_box[:2] + last_box[2:4]) / 2
+        out["shift"] = float(np.hypot(*(a[:, :2] @ c + a[:, 2] - c)))
+        corners = np.array([last_box[:2], last_box[2:4]]) @ a[:, :2].T + a[:, 2]
+        alt = [corners.reshape(-1)]
+    if tr.started and _outside(pred, clip.size) and not any(not _outside(b, clip.size) for b in alt):
+        tr.lost = True
+        return {**out, "status": LOST, "box": None, "score": 0.0, "cand": 0, "how": "lost: left the frame"}
+    search = _widened(pred, 1 + tr.cfg.widen_per_miss * tr.misses)
+    t0 = time.perf_counter()
+    cand = np.asarray(detector(frame, rois=[pred, *alt] if not tr.misses else [pred, search, *alt]))
+    timing["detect"] += time.perf_counter() - t0
+    app = None if tr.appearance is None else [bhattacharyya(colour_histogram(frame, c), tr.appearance) for c in cand]
+    i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
+    pb = None
+    if estimator is not None:
+        t0 = time.perf_counter()
+        pose, info = estimator.estimate([frame], [cand[i] if i is not None else search])
+        timing["pose"] += time.perf_counter() - t0
+        out["pose"], out["info"] = pose[0], info[0]
+        pb = _pose_box(pose[0])
+    if i is not None:
+        use_pose = pb is not None and tr.plausible(cand[i], pb)
+        meas, how = (pb if use_pose else cand[i, :4]), "detected" + (", box from the pose" if use_pose else "")
+    elif pb is not None and tr.plausible(search, pb, alternatives=alt):
+        meas, how = pb[:4], f"re-acquired by the landmarker (search x{1 + tr.cfg.widen_per_miss * tr.misses:.1f})"
+    else:
+        meas, how, out["pose"] = None, f"predicted (miss {tr.misses + 1})", None
+    st, box, sc = tr.finish(None if meas is None else meas[:4], float(cand[i, 4]) if i is not None else 0.0)
+    if st == TRACKED:
+        tr.update_appearance(colour_histogram(frame, meas))
+        box = np.asarray(meas[:4], np.float64)  # the athlete's measured box (what the pose was fitted in)
+    if st == LOST:
+        how = f"lost: {tr.cfg.max_misses + 1} frames without the athlete"
+    return {**out, "status": st, "box": box, "score": sc, "cand": len(cand), "how": how}
+
+
 def track_athlete(
-    clip: Clip, detector, first_box: np.ndarray | None, cfg: ExtractConfig
-) -> tuple[np.ndarray, list[str], np.ndarray, list[int], dict]:
-    """Detect + track over the clip; returns boxes (T, 4), status, scores, candidates, timing."""
+    clip: Clip, detector, first_box: np.ndarray | None, cfg: ExtractConfig, estimator=None
+) -> TrackResult:
+    """Detect and track the athlete over the clip; with an ``estimator`` the pose is estimated
+    online on each frame's athlete box (and re-acquires the athlete when the detector misses)."""
     T = len(clip)
-    timing = {"detect": 0.0, "track": 0.0}
-    dets: dict[int, np.ndarray] = {}
-    start = 0
-    if first_box is None:
-        t0 = time.perf_counter()
-        for t in range(min(cfg.init_frames, T)):
-            dets[t] = detector(clip.frames[t])
-        timing["detect"] += time.perf_counter() - t0
-        init = choose_initial_box(
-            [dets[t] for t in range(min(cfg.init_frames, T))], cfg.tracker.gate, cfg.tracker.min_score
-        )
-        if init is None:  # nobody in the first frames: scan on until someone appears
-            for t in range(min(cfg.init_frames, T), T):
-                t0 = time.perf_counter()
-                dets[t] = detector(clip.frames[t])
-                timing["detect"] += time.perf_counter() - t0
-                if len(dets[t]):
-                    init = (t, dets[t][np.argmax(dets[t][:, 4]), :4])
-                    break
-        if init is None:
-            return (np.full((T, 4), np.nan), [LOST] * T, np.zeros(T), [len(dets.get(t, [])) for t in range(T)], timing)
-        start, first_box = init
-    tracker = AthleteTracker(np.asarray(first_box, float), cfg.tracker)
-    boxes = np.full((T, 4), np.nan)
-    status = [BEFORE] * start
-    scores = np.zeros(T)
-    ncand = [len(dets.get(t, [])) for t in range(T)]
-    stepped: list[int] = []
-    it = range(start, T)
-    for t in tqdm(it, desc="track", disable=not cfg.progress, leave=False):
-        roi = tracker.predicted_box()
-        t0 = time.perf_counter()
-        cand = detector(clip.frames[t], rois=[roi])
-        timing["detect"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        st, box, sc = tracker.step(cand)
-        timing["track"] += time.perf_counter() - t0
-        ncand[t] = len(cand)
-        status.append(st)
-        scores[t] = sc
-        if st == LOST:
-            status.extend([LOST] * (T - t - 1))
+    timing = {"detect": 0.0, "track": 0.0, "pose": 0.0}
+    res = TrackResult(np.full((T, 4), np.nan), [BEFORE] * T, np.zeros(T), [0] * T, ["before the track"] * T)
+    res.camera_shift, res.timing = [0.0] * T, timing
+    if estimator is not None:
+        res.poses = np.zeros((T, _num_joints(estimator), 3), np.float32)
+        res.pose_info = [{"runs": 0, "rotation": None} for _ in range(T)]
+    init = _initial_box(clip, detector, first_box, cfg, timing)
+    if init is None:
+        res.status, res.how, res.chosen_by = [LOST] * T, ["no person found"] * T, "nobody found"
+        return res
+    start, box0, res.chosen_by = init
+    tracker, last = AthleteTracker(box0, cfg.tracker, clip.size), None
+    for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
+        f = _track_frame(tracker, clip, t, detector, estimator, last, timing)
+        res.status[t], res.how[t], res.scores[t] = f["status"], f["how"], f["score"]
+        res.candidates[t], res.camera_shift[t] = f["cand"], round(f["shift"], 2)
+        if f["status"] == LOST:
+            res.status[t + 1 :] = [LOST] * (T - t - 1)
+            res.how[t + 1 :] = ["lost"] * (T - t - 1)
             break
-        boxes[t] = box
-        stepped.append(t)
-    if cfg.tracker.smooth and stepped:
-        sm = tracker.smoothed_boxes()
-        boxes[stepped] = sm[: len(stepped)]
-    # trailing predictions after the last real association are not the athlete any more
-    last = max((t for t in stepped if status[t] == TRACKED), default=None)
-    if last is not None:
-        for t in stepped:
-            if t > last and status[t] == PREDICTED:
-                status[t] = LOST
-                boxes[t] = np.nan
-    return boxes, status, scores, ncand, timing
+        res.boxes[t] = last = f["box"]
+        if estimator is not None and f["pose"] is not None:
+            res.poses[t], res.pose_info[t] = f["pose"], f["info"]
+    _end_after_last_found(res)
+    return res
+
+
+def _num_joints(estimator) -> int:
+    from graphs import get_layout
+
+    return get_layout(getattr(estimator, "layout", "mpii16")).num_joints
+
+
+def _end_after_last_found(res: TrackResult) -> None:
+    """Trailing predictions after the last frame the athlete was found are not the athlete."""
+    found = [t for t, s in enumerate(res.status) if s == TRACKED]
+    if not found:
+        return
+    for t in range(found[-1] + 1, len(res.status)):
+        if res.status[t] == PREDICTED:
+            res.status[t], res.how[t] = LOST, "lost: never found again"
+            res.boxes[t] = np.nan
 
 
 def drop_outside_box(poses: np.ndarray, boxes: np.ndarray, margin: float) -> int:
@@ -152,16 +242,11 @@ def extract(
     detector = detector or build_detector("blazepose")
     estimator = estimator or build_estimator("blazepose")
 
-    boxes, status, scores, ncand, timing = track_athlete(clip, detector, first_box, cfg)
-    t0 = time.perf_counter()
+    tr = track_athlete(clip, detector, first_box, cfg, estimator)
+    boxes, status, timing = tr.boxes, tr.status, tr.timing
     has = np.isfinite(boxes).all(1)
-    frames_idx = [t for t in range(len(clip)) if has[t]]
-    poses = np.zeros((len(clip), 16, 3), np.float32)
-    info: list[dict] = [{"runs": 0, "rotation": None} for _ in range(len(clip))]
-    for t in tqdm(frames_idx, desc="pose", disable=not cfg.progress, leave=False):
-        p, inf = estimator.estimate([clip.frames[t]], [boxes[t]])
-        poses[t], info[t] = p[0], inf[0]
-    t_pose = time.perf_counter() - t0
+    poses, info = tr.poses, tr.pose_info
+    t_pose = timing["pose"]
     outside = drop_outside_box(poses, boxes, cfg.box_margin)
 
     layout = getattr(estimator, "layout", "mpii16")
@@ -194,8 +279,11 @@ def extract(
         "track_lost_frames": [t for t, s in enumerate(status) if s == LOST],
         "predicted_frames": [t for t, s in enumerate(status) if s == PREDICTED],
         "boxes": [None if not has[t] else [round(float(v), 1) for v in boxes[t]] for t in range(len(clip))],
-        "detection_scores": [round(float(s), 3) for s in scores],
-        "candidates_per_frame": ncand,
+        "how_found": tr.how,
+        "athlete_chosen_by": tr.chosen_by,
+        "camera_shift_px": tr.camera_shift,
+        "detection_scores": [round(float(s), 3) for s in tr.scores],
+        "candidates_per_frame": tr.candidates,
         "mean_confidence": round(float(conf[conf > 0].mean()), 4) if (conf > 0).any() else 0.0,
         "rotation_used": [i.get("rotation") for i in info],
         "joints_outside_box_dropped": outside,
@@ -203,7 +291,6 @@ def extract(
         "seconds": {
             "read": round(t_read, 3),
             "detect": round(timing["detect"], 3),
-            "track": round(timing["track"], 3),
             "pose": round(t_pose, 3),
             "clean": round(t_clean, 3),
             "total": round(time.perf_counter() - t_all, 3),

@@ -49,6 +49,10 @@ def z_to_box(z: np.ndarray) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
 
 
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[..., 2] - b[..., 0], 1, None) * np.clip(b[..., 3] - b[..., 1], 1, None)
+
+
 def box_diag(box: np.ndarray) -> float:
     return float(np.hypot(box[2] - box[0], box[3] - box[1]))
 
@@ -64,8 +68,14 @@ class TrackerConfig:
     reacquire_score: float = 0.3  # after 2+ missed frames, only a confident detection resumes the track
     score_weight: float = 0.5  # cost = distance / diagonal - score_weight * score
     miss_velocity_decay: float = 0.5
-    max_misses: int = 4  # consecutive misses before the track is lost
-    smooth: bool = True  # RTS smoothing of the filtered boxes
+    max_misses: int = 4  # consecutive misses (detector and landmarker both failed) before the track is lost
+    smooth: bool = False  # RTS smoothing of the filtered boxes (the pose is estimated online, on the raw box)
+    appearance_weight: float = 0.5  # cost += weight x Bhattacharyya distance to the athlete's colour histogram
+    appearance_rate: float = 0.3  # how fast the colour model follows the athlete (EMA on found frames)
+    widen_per_miss: float = 0.5  # the search region grows by this fraction of the box per missed frame
+    compensate_camera: bool = True  # also predict the box moved with the camera (frame-to-frame registration)
+    size_velocity: bool = False  # extrapolate the box size with a velocity (off: a random walk)
+    min_gate_fraction: float = 0.1  # distances are in units of max(box diagonal, this x the frame diagonal)
     pos_noise: float = 0.05  # process noise (fraction of the box diagonal per frame)
     meas_noise: float = 0.05  # measurement noise (fraction of the box diagonal)
 
@@ -76,6 +86,12 @@ class TrackResult:
     status: list[str]
     scores: np.ndarray  # (T,) confidence of the associated detection (0 when none)
     candidates: list[int] = field(default_factory=list)  # number of candidates per frame
+    how: list[str] = field(default_factory=list)  # per frame: what found the athlete (or why not)
+    camera_shift: list[float] = field(default_factory=list)  # per frame: compensated camera motion, pixels
+    chosen_by: str = ""  # how the athlete was chosen at the start
+    poses: np.ndarray | None = None  # (T, J, 3) when an estimator ran online
+    pose_info: list[dict] = field(default_factory=list)
+    timing: dict = field(default_factory=dict)
 
     @property
     def found(self) -> np.ndarray:
@@ -88,26 +104,34 @@ class TrackResult:
 class AthleteTracker:
     """Online single-athlete tracker; feed one frame's candidates at a time with :meth:`step`."""
 
-    def __init__(self, first_box: np.ndarray, config: TrackerConfig | None = None):
+    def __init__(
+        self, first_box: np.ndarray, config: TrackerConfig | None = None, frame_size: tuple[int, int] | None = None
+    ):
         from filterpy.kalman import KalmanFilter
 
         self.cfg = config or TrackerConfig()
+        # a small (far, tucked) athlete moves many of its own diagonals between frames
+        self.min_scale = self.cfg.min_gate_fraction * float(np.hypot(*frame_size)) if frame_size else 1.0
         first_box = np.asarray(first_box, dtype=np.float64)
         diag = box_diag(first_box)
         kf = KalmanFilter(dim_x=8, dim_z=4)
         kf.F = np.eye(8)
         kf.F[:4, 4:] = np.eye(4)
+        if not self.cfg.size_velocity:  # tuck, pike and twist change the box faster than any trend
+            kf.F[2:4, 6:8] = 0
         kf.H = np.zeros((4, 8))
         kf.H[:4, :4] = np.eye(4)
         kf.x = np.concatenate([box_to_z(first_box), np.zeros(4)])[:, None]
         kf.P = np.diag([1, 1, 1, 1, 25, 25, 4, 4]) * (0.1 * diag) ** 2
         kf.R = np.eye(4) * (self.cfg.meas_noise * diag) ** 2
         q = (self.cfg.pos_noise * diag) ** 2
-        kf.Q = np.diag([q / 4, q / 4, q / 16, q / 16, q, q, q / 4, q / 4])
+        qs = q / 16 if self.cfg.size_velocity else q  # a random-walk size moves in the noise alone
+        kf.Q = np.diag([q / 4, q / 4, qs, qs, q, q, q / 4, q / 4])
         self.kf = kf
         self.misses = 0
         self.lost = False
         self.started = False
+        self.appearance: np.ndarray | None = None  # the athlete's colour histogram (EMA)
         self._xs: list[np.ndarray] = []
         self._ps: list[np.ndarray] = []
         self._fs: list[np.ndarray] = []
@@ -120,18 +144,32 @@ class AthleteTracker:
         x = self.kf.F @ self.kf.x
         return z_to_box(x[:4, 0])
 
-    def associate(self, pred: np.ndarray, candidates: np.ndarray) -> int | None:
-        """Index of the candidate to take, or None (eq. 25 distance + confidence, gated)."""
+
+    def associate(
+        self,
+        pred: np.ndarray,
+        candidates: np.ndarray,
+        appearance: np.ndarray | None = None,
+        alternatives: Sequence[np.ndarray] = (),
+    ) -> int | None:
+        """Index of the candidate to take, or None (eq. 25 distance + confidence, gated).
+
+        ``alternatives``: other predictions of the same box (e.g. moved with the camera);
+        each candidate is measured against the nearest hypothesis.
+
+        ``appearance`` (optional, one per candidate): the Bhattacharyya distance of the
+        candidate's colour histogram to the athlete's, added to the cost with
+        ``appearance_weight`` so that a spectator next to the diver loses the tie."""
         if len(candidates) == 0:
             return None
-        d = corner_distance(pred, candidates) / max(box_diag(pred), 1.0)
+        d = np.min(
+            [corner_distance(p, candidates) / max(box_diag(p), self.min_scale) for p in (pred, *alternatives)], axis=0
+        )
         scores = candidates[:, 4]
-        gate = self.cfg.gate * (1 + self.cfg.gate_growth * self.misses)  # the prediction grows uncertain
-        area = lambda b: np.clip(b[..., 2] - b[..., 0], 1, None) * np.clip(b[..., 3] - b[..., 1], 1, None)  # noqa: E731
-        ratio = area(candidates[:, :4]) / area(pred[None, :4])
+        ratio = _area(candidates[:, :4]) / _area(pred[None, :4])
         min_score = self.cfg.reacquire_score if self.misses >= 2 else self.cfg.min_score
         ok = (
-            (d <= gate)
+            (d <= self.gate())
             & (scores >= min_score)
             & (ratio <= self.cfg.max_area_ratio)
             & (ratio >= 1 / self.cfg.max_area_ratio)
@@ -139,36 +177,76 @@ class AthleteTracker:
         if not ok.any():
             return None
         cost = d - self.cfg.score_weight * scores
+        if appearance is not None:
+            cost = cost + self.cfg.appearance_weight * np.asarray(appearance, dtype=np.float64)
         cost[~ok] = np.inf
         return int(np.argmin(cost))
 
-    def step(self, candidates: np.ndarray) -> tuple[str, np.ndarray | None, float]:
-        """Advance one frame; returns (status, box, associated score)."""
+    def update_appearance(self, hist: np.ndarray | None) -> None:
+        """Follow the athlete's colour histogram (exponential moving average)."""
+        if hist is None:
+            return
+        r = self.cfg.appearance_rate
+        self.appearance = hist if self.appearance is None else (1 - r) * self.appearance + r * hist
+
+    def gate(self) -> float:
+        """The association gate in predicted-box diagonals (it widens with every miss)."""
+        return self.cfg.gate * (1 + self.cfg.gate_growth * self.misses)
+
+    def plausible(
+        self, pred: np.ndarray, box: np.ndarray, max_ratio: float = 4.0, alternatives: Sequence[np.ndarray] = ()
+    ) -> bool:
+        """Whether ``box`` (e.g. from the pose's own landmarks) can be the athlete predicted at
+        ``pred``: its centre within the gate, its area within ``max_ratio`` of the prediction's
+        (a diver who tucks shrinks, but not to a quarter in one frame)."""
+        ratio = float(_area(np.asarray(box[:4])[None])[0] / _area(np.asarray(pred[:4])[None])[0])
+        if not 1 / max_ratio <= ratio <= max_ratio:
+            return False
+        for p in (pred, *alternatives):
+            centre = float(np.hypot(*((box[:2] + box[2:4]) / 2 - (p[:2] + p[2:4]) / 2)))
+            if centre / max(box_diag(p), self.min_scale) <= self.gate():
+                return True
+        return False
+
+    def begin(self) -> np.ndarray:
+        """Start a frame: the Kalman prediction (none on the first frame). Returns the box."""
+        if self.started and not self.lost:
+            self.kf.predict()
+        return z_to_box(self.kf.x[:4, 0])
+
+    def finish(self, measurement: np.ndarray | None, score: float = 0.0) -> tuple[str, np.ndarray | None, float]:
+        """End a frame with the athlete's measured box (or None: a miss)."""
         if self.lost:
             return LOST, None, 0.0
-        candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, 5)
-        if self.started:
-            self.kf.predict()
-        pred = z_to_box(self.kf.x[:4, 0])
-        i = self.associate(pred, candidates)
-        if i is None:
+        if measurement is None:
             if self.started:
                 self.misses += 1
                 self.kf.x[4:] *= self.cfg.miss_velocity_decay  # do not coast away on an old velocity
             if self.misses > self.cfg.max_misses:
                 self.lost = True
                 return LOST, None, 0.0
-            status, score = PREDICTED, 0.0
+            status = PREDICTED
         else:
-            self.kf.update(box_to_z(candidates[i])[:, None])
+            self.kf.update(box_to_z(np.asarray(measurement, dtype=np.float64))[:, None])
             self.misses = 0
-            status, score = TRACKED, float(candidates[i, 4])
+            status = TRACKED
         self.started = True
         self._xs.append(self.kf.x.copy())
         self._ps.append(self.kf.P.copy())
         self._fs.append(self.kf.F.copy())
         self._qs.append(self.kf.Q.copy())
-        return status, z_to_box(self.kf.x[:4, 0]), score
+        return status, z_to_box(self.kf.x[:4, 0]), float(score) if measurement is not None else 0.0
+
+    def step(self, candidates: np.ndarray) -> tuple[str, np.ndarray | None, float]:
+        """Advance one frame on detections alone; returns (status, box, associated score)."""
+        if self.lost:
+            return LOST, None, 0.0
+        candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, 5)
+        pred = self.begin()
+        i = self.associate(pred, candidates)
+        if i is None:
+            return self.finish(None)
+        return self.finish(candidates[i, :4], float(candidates[i, 4]))
 
     def smoothed_boxes(self) -> np.ndarray:
         """RTS-smoothed boxes of every step taken so far (``(n, 4)``)."""
@@ -216,3 +294,73 @@ def choose_initial_box(
     if best is None:
         return None
     return best[1], best[2][:4]
+
+
+def choose_single_frame(dets: np.ndarray, frame_size: tuple[int, int], min_score: float = 0.3) -> np.ndarray | None:
+    """The athlete of a single frame (no motion to go by): the person maximising
+    ``confidence x sqrt(box area / frame area) x centrality``, centrality being
+    ``1 - distance of the box centre to the frame centre / half the frame diagonal``: a
+    broadcast frames the athlete large and central, spectators and judges small and aside."""
+    d = np.asarray(dets, dtype=np.float64).reshape(-1, 5)
+    d = d[d[:, 4] >= min_score]
+    if not len(d):
+        return None
+    w, h = frame_size
+    area = np.sqrt(_area(d[:, :4]) / float(w * h))
+    centre = (d[:, :2] + d[:, 2:4]) / 2
+    central = 1 - np.hypot(centre[:, 0] - w / 2, centre[:, 1] - h / 2) / (np.hypot(w, h) / 2)
+    return d[int(np.argmax(d[:, 4] * area * np.clip(central, 0.05, 1)))]
+
+
+def camera_motion(prev: np.ndarray, cur: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Global frame-to-frame registration: the 2x3 similarity taking ``prev``'s pixels to
+    ``cur``'s, from Shi-Tomasi corners tracked by pyramidal Lucas-Kanade and a RANSAC fit
+    (OpenCV), the athlete's box ``exclude`` left out. The identity when too little texture
+    is found. Broadcast cameras pan and zoom with the diver; the tracker moves its state with
+    this before the Kalman prediction."""
+    import cv2
+
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    g0 = cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY)
+    g1 = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
+    if g0.shape != g1.shape:
+        return eye
+    mask = np.full(g0.shape, 255, np.uint8)
+    if exclude is not None and np.isfinite(exclude[:4]).all():
+        x0, y0, x1, y1 = (int(round(v)) for v in exclude[:4])
+        mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = 0
+    pts = cv2.goodFeaturesToTrack(g0, maxCorners=300, qualityLevel=0.01, minDistance=8, mask=mask)
+    if pts is None or len(pts) < 12:
+        return eye
+    nxt, ok, _ = cv2.calcOpticalFlowPyrLK(g0, g1, pts, None, winSize=(21, 21), maxLevel=3)
+    ok = ok.reshape(-1).astype(bool)
+    if ok.sum() < 12:
+        return eye
+    a, inliers = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    if a is None or inliers is None or inliers.sum() < 10:
+        return eye
+    return a.astype(np.float64)
+
+
+def colour_histogram(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Normalised hue-saturation histogram (16 x 8 bins) of the inner 60 % of ``box``."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = box[:4]
+    cx, cy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, 0.3 * (x1 - x0), 0.3 * (y1 - y0)
+    xa, xb = int(max(cx - bw, 0)), int(min(cx + bw, w))
+    ya, yb = int(max(cy - bh, 0)), int(min(cy + bh, h))
+    if xb - xa < 2 or yb - ya < 2:
+        return None
+    hsv = cv2.cvtColor(np.ascontiguousarray(frame[ya:yb, xa:xb]), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
+    return hist / max(float(hist.sum()), 1e-9)
+
+
+def bhattacharyya(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Bhattacharyya distance ``sqrt(1 - sum sqrt(a b))`` of two normalised histograms (0 =
+    identical, 1 = disjoint; 0.5 when either is unknown)."""
+    if a is None or b is None:
+        return 0.5
+    return float(np.sqrt(max(1.0 - float(np.sqrt(a * b).sum()), 0.0)))
