@@ -95,6 +95,23 @@ def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4
     return landmarks_box(pose, min_vis=min_conf)
 
 
+def _estimate_checked(
+    estimator, frame: np.ndarray, box: np.ndarray, retry_factor: float = 1.6
+) -> tuple[np.ndarray, dict, np.ndarray | None]:
+    """The pose on ``box``, checked by its own confidence: when too few joints are confident
+    (a box cut to part of the body: a tucked diver's legs, a blurred arm), the pose is estimated
+    again on the box widened by ``retry_factor`` and the more confident of the two is kept.
+    Returns the pose, its info (``retried``) and the pose's own box (None: not confident)."""
+    pose, info = estimator.estimate([frame], [box])
+    pb = _pose_box(pose[0])
+    if pb is not None:
+        return pose[0], {**info[0], "retried": False}, pb
+    pose2, info2 = estimator.estimate([frame], [_widened(box, retry_factor)])
+    if pose2[0][:, 2].mean() > pose[0][:, 2].mean():
+        return pose2[0], {**info2[0], "retried": True}, _pose_box(pose2[0])
+    return pose[0], {**info[0], "retried": True}, None
+
+
 def _widened(box: np.ndarray, factor: float) -> np.ndarray:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     hw, hh = factor * (box[2] - box[0]) / 2, factor * (box[3] - box[1]) / 2
@@ -131,10 +148,8 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     pb = None
     if estimator is not None:
         t0 = time.perf_counter()
-        pose, info = estimator.estimate([frame], [cand[i] if i is not None else search])
+        out["pose"], out["info"], pb = _estimate_checked(estimator, frame, cand[i, :4] if i is not None else search)
         timing["pose"] += time.perf_counter() - t0
-        out["pose"], out["info"] = pose[0], info[0]
-        pb = _pose_box(pose[0])
     if i is not None:
         use_pose = pb is not None and tr.plausible(cand[i], pb)
         meas, how = (pb if use_pose else cand[i, :4]), "detected" + (", box from the pose" if use_pose else "")
