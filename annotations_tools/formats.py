@@ -28,7 +28,7 @@ import numpy as np
 
 from graphs import get_layout
 from posekit.errors import AnnotationError
-from posekit.io import write_json
+from posekit.io import safe_relative_path, write_json
 
 NOT_LABELLED, OCCLUDED, VISIBLE = 0, 1, 2
 MPII_SCALE_PX = 200.0
@@ -162,8 +162,21 @@ def read_labelme_folder(folder: str | Path, layout: str = "mpii16") -> list[Keyp
 
 
 def write_labelme_folder(labels: list[KeypointLabel], folder: str | Path) -> list[Path]:
+    """One LabelMe JSON per label in ``folder``. Images in sub-folders (``M1/7/00001.jpg``)
+    get the folders in the JSON's name (``M1__7__00001.json``; ``imagePath`` keeps the path),
+    so two images of the same name in different folders never share one file; a name that
+    would still collide is refused before anything is written."""
     folder = Path(folder)
-    return [write_labelme(lb, folder / (Path(lb.image).stem + ".json")) for lb in labels]
+    names: dict[str, str] = {}
+    for lb in labels:
+        rel = safe_relative_path(lb.image, None, "image")
+        name = "__".join(rel.with_suffix("").parts) + ".json"
+        if name in names:
+            raise AnnotationError(
+                f"{lb.image!r} and {names[name]!r} would both be written to {name}: rename one", folder, "image"
+            )
+        names[name] = lb.image
+    return [write_labelme(lb, folder / name) for lb, name in zip(labels, names, strict=True)]
 
 
 # ---------------------------------------------------------------------- COCO

@@ -16,6 +16,7 @@ from annotations_tools.formats import NOT_LABELLED, VISIBLE, KeypointLabel, writ
 from posekit.datasets.records import AQARecord
 from posekit.datasets.stages import step_of_frame, steps_to_stages
 from posekit.errors import AnnotationError
+from posekit.io import safe_name
 from posekit.pose.video import IMAGE_SUFFIXES
 
 STAGE_NAMES = {3: ("takeoff", "flight", "entry")}
@@ -65,7 +66,8 @@ def sample_for_labelling(
     written: list[Path] = []
     for key in choose_clips(records, per_dive, seed):
         rec = records[key]
-        folder = frames_root.joinpath(*(str(k) for k in (key if isinstance(key, tuple) else (key,))))
+        parts = [safe_name(k, "the annotations", "key") for k in (key if isinstance(key, tuple) else (key,))]
+        folder = frames_root.joinpath(*parts)
         files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
         if not files:
             continue
@@ -77,7 +79,7 @@ def sample_for_labelling(
             continue
         preds = _predict(files, chosen) if predict else {}
         for t in chosen:
-            name = f"{'_'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}_{files[t].stem}"
+            name = f"{'_'.join(parts)}_{files[t].stem}"
             img = out / f"{name}{files[t].suffix}"
             if not img.exists():
                 shutil.copy2(files[t], img)

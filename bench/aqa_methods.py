@@ -71,7 +71,7 @@ def train(path: Path, over: list[str]) -> dict[str, Any]:
     cfg = load_config(path, over)
     with tempfile.TemporaryDirectory() as work:
         t0 = time.perf_counter()
-        s = run_training(cfg, work)
+        s = run_training(cfg, work, overwrite=True)
         s["train_seconds"] = time.perf_counter() - t0
         import csv
 

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path, extra in VARIANTS:
         cfg = load_config(path, [*extra, *common])
         with tempfile.TemporaryDirectory() as work:
-            s = run_training(cfg, work)
+            s = run_training(cfg, work, overwrite=True)
             model = model_from_checkpoint(load_checkpoint(Path(work) / "best.pth")).eval()
         sens = sensitivity(model, cfg, 2 if args.quick else args.n)
         rows.append({"variant": name, "metrics": s["metrics"], "sensitivity": sens})

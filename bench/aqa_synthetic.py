@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(ROOT / path, [*over, f"seed={seed}", f"data.synthetic.seed={seed}"])
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as work:
-                s = run_training(cfg, work)
+                s = run_training(cfg, work, overwrite=True)
             m = dict(s["metrics"], train_seconds=time.perf_counter() - t0)
             results[name].append(m)
             print(f"seed {seed} {name}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), flush=True)

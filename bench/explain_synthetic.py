@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         model = model_from_checkpoint(load_checkpoint(args.checkpoint))
     else:
         with tempfile.TemporaryDirectory() as work:
-            s = run_training(cfg, work)
+            s = run_training(cfg, work, overwrite=True)
             print(f"trained: test SRCC {s['metrics']['srcc']:.3f}")
             model = model_from_checkpoint(load_checkpoint(Path(work) / "best.pth"))
     model.eval()

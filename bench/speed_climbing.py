@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         svr = dct_svr().fit(np.stack([dct_features(it.pose) for it in train]), [it.score for it in train])
         p_svr = svr.predict(np.stack([dct_features(it.pose) for it in splits.test]))
         with tempfile.TemporaryDirectory() as work:
-            s = run_training(cfg, work)
+            s = run_training(cfg, work, overwrite=True)
             import csv
 
             with open(Path(work) / "predictions_test.csv") as fh:

@@ -3,7 +3,8 @@
     python bench/tracking.py [--quick]
 
 Generated clips (scikit-image's astronaut as the rotating athlete on a flight arc,
-cameraman distractors crossing, the athlete hidden for three frames; seeds 0..N): ID switches
+cameraman distractors crossing, the athlete hidden for some frames, the camera panning with
+the athlete, fast rotations; seeds 0..N): ID switches
 and athlete recall of posekit's tracker (eq. 25 association + Kalman filter) against the
 baseline measured in the same run - the most confident detection of each frame, no tracking.
 The real GIF: per-frame status, and whether the track ends as lost after the entry.
@@ -34,11 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     det = build_detector("blazepose")
     cfg = ExtractConfig(progress=False)
     rows = []
-    scenarios = [("gap away from distractors", (5, 7)), ("gap above crossing distractors", (12, 14))]
+    scenarios = [
+        ("gap away from distractors", {"hidden": (5, 7)}),
+        ("gap above crossing distractors", {"hidden": (12, 14)}),
+        ("pan 6 px/frame, 540 deg rotation", {"hidden": None, "pan": 6.0, "rotate": 540.0}),
+        ("pan -8 px/frame, gap, 360 deg", {"hidden": (9, 10), "pan": -8.0, "rotate": 360.0}),
+    ]
     seeds = [0] if args.quick else [0, 1, 2]
-    for name, hidden in scenarios[: 1 if args.quick else 2]:
+    for name, kw in scenarios[: 1 if args.quick else len(scenarios)]:
         for seed in seeds:
-            tc = make_tracking_clip(T=24, hidden=hidden, seed=seed)
+            tc = make_tracking_clip(T=24, seed=seed, **kw)
             tr = track_athlete(tc.clip, det, None, cfg)
             boxes, status = tr.boxes, tr.status
             ours = tracking_scores(boxes, status, tc)

@@ -136,12 +136,21 @@ def available_variants(source: str | Layout, target: str | Layout) -> list[str]:
     return ["geometric"] + sorted(p.stem[len(prefix) :] for p in MAPPINGS_DIR.glob(f"{prefix}*.json"))
 
 
-def get_mapping(source: str | Layout, target: str | Layout, variant: str | Path | None = "geometric") -> LayoutMapping:
+def get_mapping(
+    source: str | Layout, target: str | Layout, variant: str | Path | LayoutMapping | None = "geometric"
+) -> LayoutMapping:
     """The mapping ``source -> target``. ``variant``: ``"geometric"`` (the registered or
     by-name mapping), the name of a shipped calibrated mapping (:func:`available_variants`),
-    a path to a mapping JSON (:func:`save_mapping`), or None for the pair's default
-    (:data:`DEFAULT_VARIANT`, else geometric)."""
+    a path to a mapping JSON (:func:`save_mapping`), a :class:`LayoutMapping` (checked), or
+    None for the pair's default (:data:`DEFAULT_VARIANT`, else geometric)."""
     src, tgt = get_layout(source), get_layout(target)
+    if isinstance(variant, LayoutMapping):
+        if (variant.source.name, variant.target.name) != (src.name, tgt.name):
+            raise LayoutError(
+                f"mapping {variant.name} maps {variant.source.name} -> {variant.target.name}, "
+                f"expected {src.name} -> {tgt.name}"
+            )
+        return variant
     if variant is None:
         variant = DEFAULT_VARIANT.get((src.name, tgt.name), "geometric")
     if variant != "geometric":

@@ -295,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set)
     work = args.work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(args.config).stem
-    s = run_training(cfg, work, resume=args.resume)
+    s = run_training(cfg, work, resume=args.resume, overwrite=args.overwrite)
     if s:
         m = s["metrics"]
         print(
@@ -500,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an AQA model (HP-MCoRe) from a YAML config; resumable; DDP via torchrun")
     p.add_argument("config", type=Path, help="configs/aqa/*.yaml")
     p.add_argument("--work-dir", type=Path, help="output folder (default: work_dirs/<config name>)")
-    p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pth")
+    p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pth (same config)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in <work-dir>")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. train.epochs=3")
     p.set_defaults(func=_cmd_train)
 

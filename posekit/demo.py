@@ -190,7 +190,7 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     cfg_path = Path(__file__).resolve().parents[1] / "configs" / "aqa" / "demo.yaml"
     cfg = load_config(cfg_path, [f"seed={seed}"])
     t_train = time.time()
-    summary = run_training(cfg, out / "train")
+    summary = run_training(cfg, out / "train", overwrite=True)  # the demo owns demo_out/
     m = summary["metrics"]
     report["training"] = {
         "config": str(cfg_path),

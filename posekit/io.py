@@ -28,6 +28,28 @@ import numpy as np
 from posekit.errors import AnnotationError, UnsafePickleError
 
 
+# ---------------------------------------------------------------------- names from data files
+def safe_name(name: Any, source: str | Path | None, field: str) -> str:
+    """A file-name component taken from a data file (an annotation key, a clip id): refused
+    with an error naming ``source`` and ``field`` when it could leave the output folder
+    (``..``, an absolute path, a path separator, a NUL byte) or is empty."""
+    text = str(name)
+    if text in ("", ".", "..") or "/" in text or "\\" in text or "\x00" in text or os.path.isabs(text):
+        raise AnnotationError(
+            f"{text!r} cannot be a file name (expected a plain name: no '..', no path separators)", source, field
+        )
+    return text
+
+
+def safe_relative_path(name: Any, source: str | Path | None, field: str) -> Path:
+    """A relative path taken from a data file (a label's image path): its parts must all be
+    :func:`safe_name` parts, so that joined to an output folder it stays inside it."""
+    text = str(name).replace("\\", "/")
+    if os.path.isabs(text) or (len(text) > 1 and text[1] == ":"):
+        raise AnnotationError(f"{text!r} is an absolute path (expected one relative to the labels)", source, field)
+    return Path(*[safe_name(p, source, field) for p in text.split("/") if p not in ("", ".")])
+
+
 # ---------------------------------------------------------------------- atomic writes
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:

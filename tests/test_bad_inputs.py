@@ -215,3 +215,75 @@ def test_config_options_warn_that_configs_run(capsys) -> None:
         cli.main(["extract", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--pose-config" in out and "runs when it reads it" in out and "--trust-checkpoint" in out
+
+
+# ---------------------------------------------------------------------- nothing silently lost
+def test_training_never_overwrites_an_earlier_run(tmp_path: Path, tiny_aqa: dict) -> None:
+    import yaml
+
+    from posekit.errors import ConfigError
+    from posekit.training import load_config, run_training
+
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump({**tiny_aqa, "train": {**tiny_aqa["train"], "epochs": 1}}))
+    work = tmp_path / "work"
+    with pytest.raises(ConfigError, match="no last.pth"):
+        run_training(load_config(cfg_path), work, resume=True)  # --resume with nothing: not a fresh start
+    run_training(load_config(cfg_path), work)
+    before = {n: (work / n).read_bytes() for n in ("last.pth", "history.json")}
+    with pytest.raises(ConfigError, match=r"work.*earlier run.*--resume.*--overwrite"):
+        run_training(load_config(cfg_path), work)
+    with pytest.raises(ConfigError, match=r"model\.dim: 16 -> 24"):
+        run_training(load_config(cfg_path, ["model.dim=24"]), work, resume=True)
+    assert {n: (work / n).read_bytes() for n in before} == before  # nothing was lost
+    run_training(load_config(cfg_path, ["train.epochs=2"]), work, resume=True)  # more epochs: fine
+    assert len(json.loads((work / "history.json").read_text())) == 2
+    run_training(load_config(cfg_path), work, overwrite=True)
+    assert len(json.loads((work / "history.json").read_text())) == 1
+
+
+def _labels_two_folders(tmp_path: Path) -> Path:
+    from annotations_tools.formats import KeypointLabel, write_coco
+
+    labels = [
+        KeypointLabel(f"{m}/7/00001.jpg", 64, 48, np.full((16, 2), 10.0 + i), np.full(16, 2), None)
+        for i, m in enumerate(("M1", "M2"))
+    ]
+    return write_coco(labels, tmp_path / "coco.json")
+
+
+def test_convert_to_labelme_keeps_images_of_the_same_name_apart(tmp_path: Path, capsys) -> None:
+    from annotations_tools.formats import read_any
+
+    src = _labels_two_folders(tmp_path)
+    rc, _ = _run(["annotate", "convert", src, tmp_path / "lm", "--to", "labelme"], capsys)
+    assert rc == 0
+    files = sorted(p.name for p in (tmp_path / "lm").glob("*.json"))
+    assert files == ["M1__7__00001.json", "M2__7__00001.json"]
+    back = sorted(read_any(tmp_path / "lm"), key=lambda lb: lb.image)
+    assert [lb.image for lb in back] == ["M1/7/00001.jpg", "M2/7/00001.jpg"]
+    assert back[1].joints[0, 0] == 11.0  # neither label overwrote the other
+
+
+@pytest.mark.parametrize("bad", ["../evil.jpg", "/etc/evil.jpg", "a/../../evil.jpg"])
+def test_label_image_paths_cannot_leave_the_output_folder(tmp_path: Path, bad: str, capsys) -> None:
+    from annotations_tools.formats import KeypointLabel, write_coco
+
+    write_coco([KeypointLabel(bad, 64, 48, np.full((16, 2), 5.0), np.full(16, 2), None)], tmp_path / "c.json")
+    (tmp_path / "out").mkdir()
+    rc, err = _run(["annotate", "convert", tmp_path / "c.json", tmp_path / "out", "--to", "labelme"], capsys)
+    assert rc == 2 and ("cannot be a file name" in err or "absolute path" in err)
+    assert list((tmp_path / "out").iterdir()) == [] and not (tmp_path / "evil.json").exists()
+
+
+@pytest.mark.parametrize("key", [("../victim", 1), ("M1", "../../x"), ("/abs", 0), ("a/b", 2)])
+def test_annotation_keys_cannot_leave_the_output_folder(tmp_path: Path, key: tuple) -> None:
+    from annotations_tools.sample import sample_for_labelling
+    from posekit.datasets.records import AQARecord
+    from posekit.errors import AnnotationError
+
+    (tmp_path / "victim").mkdir()
+    rec = AQARecord(key, 80.0, "107B", 3.0, transits=np.array([1, 5]), frame_labels=np.zeros(8, int))
+    with pytest.raises(AnnotationError, match="key.*cannot be a file name"):
+        sample_for_labelling({key: rec}, tmp_path / "frames", tmp_path / "out", predict=False)
+    assert list((tmp_path / "victim").iterdir()) == []

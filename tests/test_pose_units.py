@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -185,6 +186,53 @@ def test_fuse_runs_drops_outlier_runs_and_aligns_left_right() -> None:
         runs.append(r)
     fused = fuse_runs(runs, bp.flip_index)
     assert np.abs(fused[:, :2] - truth).max() < 2.0
+
+
+def test_fuse_runs_confidence_is_run_agreement_not_visibility() -> None:
+    bp = get_layout("blazepose33")
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 100, (33, 2))
+    runs = []
+    for _ in range(8):
+        r = np.concatenate([truth + rng.normal(0, 0.5, truth.shape), np.full((33, 1), 0.9)], 1)
+        r[14, 2] = 0.05  # an occluded far-side elbow: low visibility, placed alike by every run
+        r[16, :2] = rng.uniform(0, 100, 2)  # a wrist every run places elsewhere
+        runs.append(r)
+    fused = fuse_runs(runs, bp.flip_index)
+    assert fused[14, 2] > 0.9  # agreed on: confident although BlazePose calls it occluded
+    assert fused[16, 2] < 0.3  # scattered: not confident whatever its visibility
+    assert np.abs(fused[14, :2] - truth[14]).max() < 1.5
+
+
+def test_single_frame_rule_prefers_the_large_central_person() -> None:
+    from posekit.pose.track import choose_single_frame
+
+    dets = np.array(
+        [[10, 10, 40, 60, 0.95], [200, 80, 300, 240, 0.7], [440, 200, 470, 250, 0.9]]  # judge, athlete, spectator
+    )
+    assert choose_single_frame(dets, (480, 320)).tolist() == dets[1].tolist()
+    assert choose_single_frame(np.zeros((0, 5)), (480, 320)) is None
+
+
+def test_camera_motion_recovers_a_pan_and_ignores_the_athlete() -> None:
+    from posekit.pose.track import camera_motion
+
+    rng = np.random.default_rng(0)
+    world = cv2.GaussianBlur(rng.integers(0, 255, (240, 400, 3)).astype(np.uint8), (5, 5), 0)
+    prev, cur = world[:, 50:370].copy(), world[:, 42:362].copy()  # the camera pans 8 px left
+    athlete = np.array([140, 60, 200, 180.0])
+    cur[60:180, 140:200] = 255 - cur[60:180, 140:200]  # something moving where the athlete is
+    a = camera_motion(prev, cur, athlete)
+    np.testing.assert_allclose(a[:, 2], [8, 0], atol=0.5)
+    np.testing.assert_allclose(a[:, :2], np.eye(2), atol=0.02)
+
+
+def test_tracker_gate_accepts_a_second_hypothesis() -> None:
+    tr = AthleteTracker(np.array([100, 100, 140, 200.0]), frame_size=(480, 320))
+    pred = tr.begin()
+    far = np.array([[300, 100, 340, 200, 0.9]])  # where the camera moved the athlete
+    assert tr.associate(pred, far) is None
+    assert tr.associate(pred, far, alternatives=[np.array([295, 100, 335, 200.0])]) == 0
 
 
 # ---------------------------------------------------------------------- video I/O

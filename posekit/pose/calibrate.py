@@ -1,79 +1,127 @@
 """Calibrate the default estimator's BlazePose -> MPII-16 mapping on hand-labelled frames.
 
-``posekit fit-mapping LABELS`` runs the default detector and estimator on every labelled
-image, keeps the fused BlazePose-33 landmarks (before any mapping) and fits a calibrated
-mapping to the labels with :func:`graphs.convert.fit_mapping` (a joint regressor: girdle and
-synthesised joints only, left/right symmetric, shrunk towards the geometric mapping). It
-reports PCKh@0.5 of the geometric and the fitted mapping on the same frames, and the honest
-figure: each frame (or each group of frames, e.g. each dive, with ``groups``) mapped by a
-mapping fitted without it.
+``posekit fit-mapping LABELS`` runs ``posekit extract`` on the labelled images exactly as a
+user does (:func:`extract_labelled`: each clip as a frame folder, or each image alone; no
+label is used to detect, choose, track or crop the athlete), keeps the fused BlazePose-33
+landmarks the pipeline found (before any mapping) and fits a calibrated mapping to the labels
+with :func:`graphs.convert.fit_mapping` (a joint regressor: girdle and synthesised joints
+only, left/right symmetric, shrunk towards the geometric mapping). The labels are only the
+regression's targets. It reports PCKh@0.5 of the pipeline with the geometric mapping, of the
+fitted mapping in sample, and the honest figure: each image (or each clip, with
+``new_group_at``) extracted again with a mapping fitted without it
+(:func:`held_out_extraction`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from graphs import get_layout
-from graphs.convert import LayoutMapping, fit_mapping, get_mapping
+from graphs.convert import LayoutMapping, fit_mapping
 from posekit import metrics
 from posekit.errors import AnnotationError
 
 
-def _athlete_box(boxes: np.ndarray, joints: np.ndarray, vis: np.ndarray) -> np.ndarray | None:
-    """The detected box holding the most labelled joints (ties: the most confident)."""
-    if not len(boxes):
-        return None
-    pts = joints[vis]
-    inside = [
-        int(((pts[:, 0] >= b[0]) & (pts[:, 0] <= b[2]) & (pts[:, 1] >= b[1]) & (pts[:, 1] <= b[3])).sum())
-        for b in boxes
-    ]
-    best = max(range(len(boxes)), key=lambda i: (inside[i], boxes[i, 4]))
-    return boxes[best] if inside[best] > 0 else None
+@dataclass
+class LabelledRun:
+    """What ``posekit extract`` produced on labelled images (no label used to produce it)."""
+
+    pred: np.ndarray  # (N, J, 3) the cleaned skeleton of each image, as written to the .npz
+    landmarks: np.ndarray  # (N, 33, 3) the estimator's BlazePose landmarks before mapping (zeros: none)
+    status: list[str]  # per image: tracked / predicted / lost / before
+    how: list[str]  # per image: what found the athlete (the QC report's how_found)
+    chosen_by: list[str] = field(default_factory=list)  # per clip: how the athlete was chosen
+
+    @property
+    def found(self) -> np.ndarray:
+        return np.array([s == "tracked" for s in self.status])
 
 
-def collect_landmarks(
-    labels: Sequence,
-    image_dir: str | Path,
-    detector=None,
-    estimator=None,
+def extract_labelled(
+    images: Sequence[str | Path],
+    clips: Sequence[int] | None = None,
+    mapping: str | Path | LayoutMapping | None = None,
     progress: bool = True,
-) -> np.ndarray:
-    """Fused BlazePose-33 landmarks ``(N, 33, 3)`` of the labelled athlete of each image
-    (all zeros where none was found). The box is the detected one holding most labelled
-    joints, else the label's own box."""
-    import cv2
+    model=None,
+) -> LabelledRun:
+    """Run the default ``posekit extract`` on labelled images exactly as a user would: each
+    clip (``clips[i]``: the clip of image ``i``, images in time order) as a frame folder, or
+    each image alone (``clips=None``: a photo folder). Nothing of the labels is used:
+    detection, the choice of the athlete, tracking, cropping, the pose and cleaning are the
+    pipeline's own. ``mapping``: the BlazePose -> MPII-16 mapping (None: the shipped one)."""
+    import tempfile
 
+    from tqdm import tqdm
+
+    from posekit.pose.blazepose import BlazePose
     from posekit.pose.detect import BlazePoseDetector
     from posekit.pose.estimate import BlazePoseEstimator
+    from posekit.pose.pipeline import ExtractConfig, extract
 
-    estimator = estimator or BlazePoseEstimator(mapping="geometric")  # only its landmarks are used
-    detector = detector or BlazePoseDetector(model=estimator.model)
-    image_dir = Path(image_dir)
-    out = np.zeros((len(labels), get_layout("blazepose33").num_joints, 3), np.float32)
-    it = labels
-    if progress:
-        from tqdm import tqdm
+    images = [Path(p) for p in images]
+    clips_arr = np.arange(len(images)) if clips is None else np.asarray(clips)
+    model = model or BlazePose()
+    detector = BlazePoseDetector(model=model)
+    estimator = BlazePoseEstimator(model=model, mapping=mapping)
+    n_src = get_layout("blazepose33").num_joints
+    run = LabelledRun(np.zeros((len(images), 16, 3), np.float32), np.zeros((len(images), n_src, 3), np.float32), [], [])
+    run.status, run.how = [""] * len(images), [""] * len(images)
+    units = [np.flatnonzero(clips_arr == c) for c in dict.fromkeys(clips_arr.tolist())]
+    for idx in tqdm(units, desc="extract", unit="clip", disable=not progress):
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, i in enumerate(idx):  # the folder orders frames by name: keep the given order
+                (Path(tmp) / f"{k:06d}{images[i].suffix}").symlink_to(images[i].resolve())
+            res = extract(tmp, detector, estimator, config=ExtractConfig(progress=False))
+        run.pred[idx] = res.skeleton.data
+        if res.landmarks is not None:
+            run.landmarks[idx] = res.landmarks
+        for k, i in enumerate(idx):
+            run.status[i], run.how[i] = res.status[k], res.how_found[k]
+        run.chosen_by.append(res.report["athlete_chosen_by"])
+    return run
 
-        it = tqdm(labels, desc="landmarks", unit="image")
-    for i, lb in enumerate(it):
-        path = image_dir / lb.image
-        img = cv2.imread(str(path))
-        if img is None:
-            raise AnnotationError(f"image {lb.image} cannot be read", path, "image")
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        vis = lb.visibility > 0
-        box = _athlete_box(detector(img), lb.joints, vis)
-        if box is None and lb.box is not None:
-            box = np.append(lb.box, 1.0)
-        if box is None:
-            continue
-        lm, _ = estimator.landmarks_one(img, box)
-        if lm is not None:
-            out[i] = lm
+
+def held_out_extraction(
+    images: Sequence[str | Path],
+    landmarks: np.ndarray,
+    true: np.ndarray,
+    vis: np.ndarray,
+    groups: Sequence[int],
+    clips: Sequence[int] | None = None,
+    ridge: float = 1.0,
+    progress: bool = True,
+    model=None,
+) -> LabelledRun:
+    """``posekit extract`` on each group of images (e.g. each dive) with a mapping fitted on the
+    other groups only (on their ``landmarks``, as the pipeline found them, against their
+    labels): no label of a group steers its own prediction."""
+    groups = np.asarray(groups)
+    head = head_sizes(true)
+    usable = (landmarks[..., 2].max(1) > 0) & (head > 0)
+    out: LabelledRun | None = None
+    for g in np.unique(groups):
+        te, tr = groups == g, (groups != g) & usable
+        if tr.sum() < 2:
+            raise AnnotationError(f"group {g}: fewer than 2 usable frames outside it to fit a mapping on")
+        m = fit_mapping("blazepose33", "mpii16", landmarks[tr], true[tr], vis[tr], scale=head[tr], ridge=ridge)
+        sub_clips = None if clips is None else np.asarray(clips)[te]
+        part = extract_labelled([images[i] for i in np.flatnonzero(te)], sub_clips, m, progress, model)
+        if out is None:
+            out = LabelledRun(
+                np.zeros((len(groups), *part.pred.shape[1:]), np.float32),
+                landmarks.copy(),
+                [""] * len(groups),
+                [""] * len(groups),
+            )
+        out.pred[te] = part.pred
+        for k, i in enumerate(np.flatnonzero(te)):
+            out.status[i], out.how[i] = part.status[k], part.how[k]
+        out.chosen_by += part.chosen_by
+    assert out is not None
     return out
 
 
@@ -158,8 +206,8 @@ def fit_from_labels(
     """Fit the BlazePose -> MPII-16 mapping on a labelled set (LabelMe folder, COCO or MPII
     JSON, as :func:`annotations_tools.formats.read_any` reads them). Returns the mapping and a
     report: PCKh@0.5 with the geometric mapping, with the fitted one (in sample) and held out
-    (:func:`held_out_pckh`: per image, or per clip when ``new_group_at`` names the images,
-    in label order, that start a new clip)."""
+    (:func:`held_out_extraction`: per image, or per clip when ``new_group_at`` names the
+    images, in label order, that start a new clip; clips are then extracted as clips)."""
     from annotations_tools.formats import read_any
 
     labels_path = Path(labels_path)
@@ -175,12 +223,16 @@ def fit_from_labels(
         groups = groups_from_starts(names, new_group_at)
     if image_dir is None:
         image_dir = labels_path if labels_path.is_dir() else labels_path.parent / "images"
-    lm = collect_landmarks(labels, image_dir, progress=progress)
+    images = [Path(image_dir) / lb.image for lb in labels]
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise AnnotationError(f"images not found: {missing[:3]}", labels_path, "image")
+    first = extract_labelled(images, groups, mapping="geometric", progress=progress)
+    lm = first.landmarks
     true = np.array([lb.joints for lb in labels], np.float64)
     vis = np.array([lb.visibility > 0 for lb in labels])
-    found = lm[..., 2].max(1) > 0
     head = head_sizes(true)
-    use = found & (head > 0)
+    use = (lm[..., 2].max(1) > 0) & (head > 0)
     if use.sum() < 2:
         raise AnnotationError(
             f"the athlete was found with a labelled head in {int(use.sum())} image(s); at least 2 are needed",
@@ -189,21 +241,20 @@ def fit_from_labels(
     mapping = fit_mapping(
         "blazepose33", "mpii16", lm[use], true[use], vis[use], scale=head[use], ridge=ridge, name=name
     )
-    geo = get_mapping("blazepose33", "mpii16", "geometric")
 
-    def score(m: LayoutMapping) -> dict:
-        p = map_found(m, lm)
-        return metrics.pckh(p[..., :2], true, vis, pred_valid=p[..., 2] > 0)
+    def score(pred: np.ndarray) -> float:
+        return metrics.pckh(pred[..., :2], true, vis, pred_valid=pred[..., 2] > 0)["pckh"]
 
-    held = held_out_pckh(lm, true, vis, groups, ridge)
+    held_groups = groups if groups is not None else np.arange(len(labels))
+    held = held_out_extraction(images, lm, true, vis, held_groups, groups, ridge, progress)
     report = {
         "labels": str(labels_path),
         "images": len(labels),
-        "athlete_found": int(found.sum()),
-        "pckh_geometric": score(geo)["pckh"],
-        "pckh_fitted_in_sample": score(mapping)["pckh"],
-        "pckh_fitted_held_out": held["pckh"],
-        "held_out_groups": held["groups"],
+        "athlete_found": int(first.found.sum()),
+        "pckh_geometric": score(first.pred),
+        "pckh_fitted_in_sample": score(map_found(mapping, lm)),
+        "pckh_fitted_held_out": score(held.pred),
+        "held_out_groups": int(len(np.unique(held_groups))),
         "ridge": ridge,
     }
     mapping.meta.update(

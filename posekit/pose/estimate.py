@@ -139,6 +139,7 @@ class BlazePoseEstimator:
         fused, info = self.landmarks_one(frame, box)
         if fused is None:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
+        info["landmarks"] = fused  # the BlazePose-33 landmarks before the mapping (posekit fit-mapping)
         return self._mapping.apply(fused[None])[0], info
 
     def estimate(

@@ -59,6 +59,11 @@ class ExtractResult:
     boxes: np.ndarray  # (T, 4) athlete box per frame (NaN where none)
     status: list[str]
     clip: Clip | None = None
+    landmarks: np.ndarray | None = None  # (T, K, 3) the estimator's own landmarks before any mapping
+
+    @property
+    def how_found(self) -> list[str]:
+        return self.report["how_found"]
 
 
 def _initial_box(
@@ -313,9 +318,21 @@ def extract(
     }
     report["fps_processed"] = round(len(clip) / max(report["seconds"]["total"], 1e-9), 3)
     cleaned.meta["qc"] = {k: report[k] for k in ("found_fraction", "mean_confidence")}
-    result = ExtractResult(cleaned, raw, report, boxes, status, clip)
+    result = ExtractResult(cleaned, raw, report, boxes, status, clip, _source_landmarks(info, has))
     write_outputs(result, out, overlay, report_path)
     return result
+
+
+def _source_landmarks(info: list[dict], has: np.ndarray) -> np.ndarray | None:
+    """``(T, K, 3)`` of the landmarks estimators report before mapping (zeros where none)."""
+    found = [i["landmarks"] for i in info if i.get("landmarks") is not None]
+    if not found:
+        return None
+    out = np.zeros((len(info), *found[0].shape), np.float32)
+    for t, i in enumerate(info):
+        if i.get("landmarks") is not None and has[t]:
+            out[t] = i["landmarks"]
+    return out
 
 
 def write_outputs(

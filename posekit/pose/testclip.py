@@ -55,31 +55,50 @@ def make_tracking_clip(
     hidden: tuple[int, int] | None = (12, 14),
     rotate: float = 120.0,
     seed: int = 0,
+    pan: float = 0.0,
 ) -> TestClip:
     """An athlete on a parabolic path, rotating by ``rotate`` degrees over the clip, hidden in
-    frames ``hidden[0] .. hidden[1]`` (inclusive); ``distractors`` upright people crossing."""
+    frames ``hidden[0] .. hidden[1]`` (inclusive); ``distractors`` upright people crossing.
+
+    ``pan`` (pixels per frame): the camera pans with the athlete, as a broadcast does - the
+    background (with stands drawn on it) and the distractors slide across the frame while the
+    athlete keeps the same path in the image."""
     rng = np.random.default_rng(seed)
     W, H = size
     astro, cam = _person_images()
-    yy, xx = np.mgrid[0:H, 0:W]
-    background = np.stack([40 + 30 * yy / H, 90 + 60 * yy / H, 150 + 80 * xx / W], -1)
-    background = (background + rng.normal(0, 6, (H, W, 3))).clip(0, 255).astype(np.uint8)
+    WW = W + int(np.ceil(abs(pan) * T)) + 1
+    background = _world_background(WW, H, rng)
     frames, ath = [], np.full((T, 4), np.nan)
     dis = [np.full((T, 4), np.nan) for _ in range(distractors)]
     starts = [(W * (0.9 - 0.5 * k), W * (0.1 + 0.5 * k)) for k in range(distractors)]
+    base = 0 if pan >= 0 else WW - W
     for t in range(T):
         u = t / max(T - 1, 1)
-        canvas = background.copy()
+        ox = int(round(base + pan * t))  # the camera's left edge in the world
+        world = background.copy()
         for k in range(distractors):
-            x = starts[k][0] + (starts[k][1] - starts[k][0]) * u
-            dis[k][t] = _paste(canvas, cam, x, H * (0.8 + 0.06 * k), H * 0.3, 0.0)
+            x = starts[k][0] + (starts[k][1] - starts[k][0]) * u  # walking, in the world
+            dis[k][t] = _paste(world, cam, x + base, H * (0.8 + 0.06 * k), H * 0.3, 0.0) - [ox, 0, ox, 0]
         if hidden is None or not hidden[0] <= t <= hidden[1]:
-            cx = W * (0.2 + 0.6 * u)
+            cx = W * (0.2 + 0.6 * u) + ox  # the camera follows the athlete
             cy = H * (0.65 - 1.2 * u * (1 - u))
-            ath[t] = _paste(canvas, astro, cx, cy, H * 0.42, rotate * u)
-        frames.append(canvas)
-    clip = Clip(frames, np.arange(T), 10.0, "generated:astronaut+cameraman", {"seed": seed})
+            ath[t] = _paste(world, astro, cx, cy, H * 0.42, rotate * u) - [ox, 0, ox, 0]
+        frames.append(np.ascontiguousarray(world[:, ox : ox + W]))
+    for b in [ath, *dis]:
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, W)
+    clip = Clip(frames, np.arange(T), 10.0, "generated:astronaut+cameraman", {"seed": seed, "pan": pan})
     return TestClip(clip, ath, dis)
+
+
+def _world_background(W: int, H: int, rng: np.random.Generator) -> np.ndarray:
+    """A gradient with noise and rows of coloured blocks (stands): texture a pan can be seen on."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    background = np.stack([40 + 30 * yy / H, 90 + 60 * yy / H, 150 + 80 * (xx % 480) / 480], -1)
+    background = background + rng.normal(0, 6, (H, W, 3))
+    for _ in range(W // 12):
+        x, y = int(rng.integers(0, W - 8)), int(rng.integers(0, H // 3))
+        background[y : y + 6, x : x + 8] = rng.integers(0, 255, 3)
+    return background.clip(0, 255).astype(np.uint8)
 
 
 def tracking_scores(boxes: np.ndarray, status: list[str], truth: TestClip) -> dict[str, float]:

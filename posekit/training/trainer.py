@@ -305,8 +305,54 @@ def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T
 
 
 # ---------------------------------------------------------------------- train
-def run_training(cfg: dict[str, Any], work_dir: str | Path, resume: bool = False) -> dict[str, Any]:
-    """Train, select on validation, evaluate on test. Returns the summary (rank 0)."""
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if not str(k).startswith("_"):
+            out.update(_flat(v, f"{prefix}{k}."))
+    return out if prefix == "" else out
+
+
+RESUME_MAY_CHANGE = ("train.epochs", "train.progress", "train.num_threads", "work_dir")
+
+
+def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: bool) -> None:
+    """Nothing already written is lost: a work folder holding a run is refused unless the user
+    resumes it (with the same config, the number of epochs aside) or asks to overwrite it."""
+    earlier = [n for n in ("last.pth", "best.pth", "history.json") if (work / n).exists()]
+    if resume:
+        if not (work / "last.pth").exists():
+            raise ConfigError("--resume: no last.pth to resume from (train without --resume to start)", work)
+        old_path = work / "config.yaml"
+        if old_path.exists() and not overwrite:
+            import yaml
+
+            old = {k.rstrip("."): v for k, v in _flat(yaml.safe_load(old_path.read_text()) or {}).items()}
+            new = {k.rstrip("."): v for k, v in _flat(yaml.safe_load(dump_config(cfg)) or {}).items()}
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE)
+            if diff:
+                shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
+                raise ConfigError(
+                    f"--resume with a different config ({shown}); resume with the same config or pass --overwrite",
+                    old_path,
+                )
+    elif earlier and not overwrite:
+        raise ConfigError(
+            f"holds an earlier run ({', '.join(earlier)}): pass --resume to continue it or --overwrite to replace it",
+            work,
+        )
+
+
+def run_training(
+    cfg: dict[str, Any], work_dir: str | Path, resume: bool = False, overwrite: bool = False
+) -> dict[str, Any]:
+    """Train, select on validation, evaluate on test. Returns the summary (rank 0).
+
+    A work folder that holds an earlier run is refused unless ``resume`` or ``overwrite``
+    (:func:`check_work_dir`)."""
+    check_work_dir(Path(work_dir), cfg, resume, overwrite)
     started = init_distributed()
     rank, world = dist_info()
     t = cfg["train"]
