@@ -150,18 +150,13 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     timing["detect"] += time.perf_counter() - t0
     app = None if tr.appearance is None else [bhattacharyya(colour_histogram(frame, c), tr.appearance) for c in cand]
     i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
-    pb = None
-    if estimator is not None:
-        t0 = time.perf_counter()
-        out["pose"], out["info"], pb = _estimate_checked(estimator, frame, cand[i, :4] if i is not None else search)
-        timing["pose"] += time.perf_counter() - t0
+    grow = 1 + tr.cfg.widen_per_miss * tr.misses
     if i is not None:
-        use_pose = pb is not None and tr.plausible(cand[i], pb)
-        meas, how = (pb if use_pose else cand[i, :4]), "detected" + (", box from the pose" if use_pose else "")
-    elif pb is not None and tr.plausible(search, pb, alternatives=alt):
-        meas, how = pb[:4], f"re-acquired by the landmarker (search x{1 + tr.cfg.widen_per_miss * tr.misses:.1f})"
+        meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing)
     else:
-        meas, how, out["pose"] = None, f"predicted (miss {tr.misses + 1})", None
+        meas, how, pose = _reacquire(tr, estimator, frame, [search] + [_widened(b, grow) for b in alt], alt, timing)
+        how = how or f"predicted (miss {tr.misses + 1})"
+    out["pose"], out["info"] = pose if pose is not None else (None, out["info"])
     st, box, sc = tr.finish(None if meas is None else meas[:4], float(cand[i, 4]) if i is not None else 0.0)
     if st == TRACKED:
         tr.update_appearance(colour_histogram(frame, meas))
@@ -169,6 +164,39 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     if st == LOST:
         how = f"lost: {tr.cfg.max_misses + 1} frames without the athlete"
     return {**out, "status": st, "box": box, "score": sc, "cand": len(cand), "how": how}
+
+
+def _measure_detected(tr: AthleteTracker, estimator, frame, det: np.ndarray, timing: dict):
+    """The detected athlete: the pose on its box; the pose's own box measures it when plausible."""
+    if estimator is None:
+        return det[:4], "detected", None
+    t0 = time.perf_counter()
+    pose, info, pb = _estimate_checked(estimator, frame, det[:4])
+    timing["pose"] += time.perf_counter() - t0
+    use_pose = pb is not None and tr.plausible(det, pb)
+    return (pb[:4] if use_pose else det[:4]), "detected" + (", box from the pose" if use_pose else ""), (pose, info)
+
+
+def _reacquire(tr: AthleteTracker, estimator, frame, regions: list[np.ndarray], alt: list[np.ndarray], timing: dict):
+    """The detector missed: the landmarker looks in the (widened) predicted region, then where
+    the camera moved the athlete; the first confident, plausible pose re-acquires the track."""
+    if estimator is None:
+        return None, "", None
+    for k, region in enumerate(regions):
+        t0 = time.perf_counter()
+        pose, info, pb = _estimate_checked(estimator, frame, region)
+        timing["pose"] += time.perf_counter() - t0
+        if pb is not None and tr.plausible(regions[0], pb, alternatives=alt):
+            where = "predicted region" if k == 0 else "camera-moved region"
+            return (
+                pb[:4],
+                f"re-acquired by the landmarker ({where}, x{1 + tr.cfg.widen_per_miss * tr.misses:.1f})",
+                (
+                    pose,
+                    info,
+                ),
+            )
+    return None, "", None
 
 
 def track_athlete(

@@ -61,9 +61,9 @@ def box_diag(box: np.ndarray) -> float:
 class TrackerConfig:
     gate: float = 0.9  # max corner distance, in predicted-box diagonals (widened by gate_growth per miss)
     gate_growth: float = 0.1
-    max_area_ratio: float = float(
-        "inf"
-    )  # e.g. 3: a candidate 3x larger or smaller is someone else (off: divers change shape)
+    # a candidate 4x larger or smaller than the prediction is someone else or a fit to part of the
+    # body (a diver who tucks shrinks about 3x, over several frames)
+    max_area_ratio: float = 4.0
     min_score: float = 0.3  # detections below are not associated
     reacquire_score: float = 0.3  # after 2+ missed frames, only a confident detection resumes the track
     score_weight: float = 0.5  # cost = distance / diagonal - score_weight * score
