@@ -112,11 +112,27 @@ def _parse_box(text: str | None):
     return np.array(vals)
 
 
+def _check_outputs(out: Path | None, overlay: Path | None) -> None:
+    """Before any work: the outputs have the right suffix and their folders can be written."""
+    import os
+
+    for path, flag, suffixes in ((out, "--out", (".npz",)), (overlay, "--overlay", (".mp4", ".gif"))):
+        if path is None:
+            continue
+        if path.is_dir() or path.suffix.lower() not in suffixes:
+            raise PosekitError(f"{path}: {flag} must be a file ending in {' or '.join(suffixes)}")
+        parent = path.parent if str(path.parent) else Path(".")
+        existing = next((q for q in [parent, *parent.parents] if q.exists()), Path("."))
+        if not os.access(existing, os.W_OK):
+            raise PosekitError(f"{path}: {flag}: {existing} is not writable")
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     from posekit.pose.detect import build_detector
     from posekit.pose.estimate import build_estimator
     from posekit.pose.pipeline import ExtractConfig, extract
 
+    _check_outputs(args.out, args.overlay)
     trust = args.trust_checkpoint
     det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device, trust_checkpoint=trust)
     est = build_estimator(
@@ -135,6 +151,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     for key in ("output", "report", "overlay"):
         if key in r:
             print(f"  {key:8s} {r[key]}")
+    if r["found_fraction"] == 0:
+        print(f"posekit extract: error: {args.video}: no athlete found in any frame", file=sys.stderr)
+        return 1
     return 0
 
 

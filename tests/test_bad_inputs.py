@@ -287,3 +287,44 @@ def test_annotation_keys_cannot_leave_the_output_folder(tmp_path: Path, key: tup
     with pytest.raises(AnnotationError, match="key.*cannot be a file name"):
         sample_for_labelling({key: rec}, tmp_path / "frames", tmp_path / "out", predict=False)
     assert list((tmp_path / "victim").iterdir()) == []
+
+
+# ---------------------------------------------------------------------- paths and empty inputs
+def _blank_frames(folder: Path, n: int = 2) -> Path:
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "flag, value, expected",
+    [("--overlay", "x.txt", "--overlay must be a file ending in .mp4 or .gif"), ("--out", "somedir", "--out must")],
+)
+def test_extract_checks_outputs_before_any_work(tmp_path: Path, capsys, flag: str, value: str, expected: str) -> None:
+    clip = _blank_frames(tmp_path / "clip")
+    (tmp_path / "somedir").mkdir()
+    argv = ["extract", clip, "--out", tmp_path / "o.npz", flag, tmp_path / value]
+    rc, err = _run(argv, capsys)
+    assert rc == 2 and expected in err
+    assert not (tmp_path / "x.txt").exists() and not (tmp_path / "o.npz").exists()
+
+
+def test_extract_without_any_athlete_fails(tmp_path: Path, capsys) -> None:
+    rc, err = _run(["extract", _blank_frames(tmp_path / "clip"), "--out", tmp_path / "o.npz"], capsys)
+    assert rc == 1 and "no athlete found in any frame" in err
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "no_images"])
+def test_extract_dataset_with_nothing_to_do_is_an_error(tmp_path: Path, capsys, make: str) -> None:
+    root = tmp_path / "frames"
+    if make != "missing":
+        root.mkdir()
+    if make == "no_images":
+        (root / "clip").mkdir()
+        (root / "clip" / "notes.txt").write_text("no frames here")
+    rc, err = _run(["extract-dataset", "--frames-root", root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and str(root) in err and ("not a folder" in err or "no clip found" in err)
+    assert not (tmp_path / "out").exists()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from posekit.errors import PosekitError
 from posekit.io import write_json
 from posekit.pose.video import IMAGE_SUFFIXES
 
@@ -90,8 +91,16 @@ def extract_dataset(
     console: Console | None = None,
 ) -> dict[str, Any]:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    for root, flag in ((frames_root, "--frames-root"), (videos, "--videos")):
+        if root is not None and not Path(root).is_dir():
+            raise PosekitError(f"{root}: {flag} is not a folder")
     clips = find_clips(Path(frames_root) if frames_root else None, Path(videos) if videos else None)
+    if not clips:
+        where = frames_root if frames_root is not None else videos
+        raise PosekitError(
+            f"{where}: no clip found (expected folders of images under --frames-root, or video files under --videos)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     todo = {k: p for k, p in clips.items() if not ((out / f"{k}.npz").exists() and (out / f"{k}.report.json").exists())}
     skipped = len(clips) - len(todo)
     options = options or {}
