@@ -73,8 +73,9 @@ class SkeletonSequence:
         if not np.issubdtype(data.dtype, np.number):
             raise SkeletonFormatError(f"expected numbers, got dtype {data.dtype}", where, "data")
         data = data.astype(np.float32, copy=True)
-        if data.shape[2] == 2:
-            data = np.concatenate([data, np.ones(data.shape[:2] + (1,), np.float32)], axis=2)
+        if data.shape[2] == 2:  # coordinates only: a joint at exactly (0, 0) is the usual "missing"
+            present = ~(data == 0).all(axis=2, keepdims=True)
+            data = np.concatenate([data, present.astype(np.float32)], axis=2)
         bad = ~np.isfinite(data)
         if bad.any():
             t, j, c = np.argwhere(bad)[0]
@@ -84,8 +85,16 @@ class SkeletonSequence:
                 where,
                 "data",
             )
-        if (data[..., 2] < 0).any():
-            raise SkeletonFormatError("confidence must be >= 0", where, "data")
+        out_of_range = (data[..., 2] < 0) | (data[..., 2] > 1)
+        if out_of_range.any():
+            t, j = np.argwhere(out_of_range)[0]
+            raise SkeletonFormatError(
+                f"confidence must be in [0, 1]; {int(out_of_range.sum())} value(s) outside, first "
+                f"{float(data[t, j, 2]):g} at frame {t}, joint {lay.joints[j]} (COCO visibility 0/1/2? map it to "
+                "confidence first, e.g. 2 -> 1, 1 -> 0.5, 0 -> 0)",
+                where,
+                "data",
+            )
         self.data = data
         T = data.shape[0]
         if self.frame_indices is None:

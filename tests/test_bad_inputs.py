@@ -328,3 +328,39 @@ def test_extract_dataset_with_nothing_to_do_is_an_error(tmp_path: Path, capsys, 
     rc, err = _run(["extract-dataset", "--frames-root", root, "--out", tmp_path / "out"], capsys)
     assert rc == 2 and str(root) in err and ("not a folder" in err or "no clip found" in err)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_written_files_respect_the_umask(tmp_path: Path, mask: int) -> None:
+    import os
+
+    from posekit.io import write_json
+
+    old = os.umask(mask)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ---------------------------------------------------------------------- data
+@pytest.mark.parametrize("conf, match", [(5.0, r"\[0, 1\].*5 at frame 1, joint r_knee"), (-0.5, r"\[0, 1\]")])
+def test_skeleton_confidence_outside_0_1_is_refused(conf: float, match: str) -> None:
+    from posekit.errors import SkeletonFormatError
+    from posekit.skeleton import SkeletonSequence
+
+    data = np.random.default_rng(0).uniform(1, 50, (3, 16, 3)).astype(np.float32)
+    data[..., 2] = 0.8
+    data[1, 1, 2] = conf
+    with pytest.raises(SkeletonFormatError, match=match):
+        SkeletonSequence(data, layout="mpii16")
+
+
+def test_skeleton_coordinates_only_mark_zero_joints_missing() -> None:
+    from posekit.skeleton import SkeletonSequence
+
+    xy = np.random.default_rng(0).uniform(1, 50, (3, 16, 2)).astype(np.float32)
+    xy[2, 5] = 0.0
+    seq = SkeletonSequence(xy, layout="mpii16")
+    assert seq.confidence[2, 5] == 0 and seq.confidence[0, 0] == 1

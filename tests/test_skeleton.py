@@ -45,9 +45,11 @@ def test_roundtrip_is_exact(tmp_path: Path) -> None:
         assert json.loads(str(z["meta"]))["clip"] == "dive_1"
 
 
-def test_two_channels_get_confidence_one() -> None:
-    seq = SkeletonSequence(np.zeros((3, 16, 2)), "mpii16")
-    assert seq.data.shape == (3, 16, 3) and (seq.confidence == 1).all()
+def test_two_channels_get_confidence_one_except_at_the_origin() -> None:
+    xy = np.full((3, 16, 2), 7.0)
+    xy[1, 4] = 0.0  # (0, 0): the usual "missing" of coordinate-only arrays
+    seq = SkeletonSequence(xy, "mpii16")
+    assert seq.data.shape == (3, 16, 3) and seq.confidence.sum() == 3 * 16 - 1 and seq.confidence[1, 4] == 0
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,9 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("channels", [2, 3])
 def test_pred_comp(tmp_path: Path, channels: int) -> None:
     p = tmp_path / "pred_comp_12.npz"
-    np.savez(p, pred=np.random.default_rng(0).uniform(0, 100, (7, 16, channels)))
+    pred = np.random.default_rng(0).uniform(0, 100, (7, 16, channels))
+    pred[..., 2:] /= 100  # a confidence channel lies in [0, 1]
+    np.savez(p, pred=pred)
     seq = SkeletonSequence.from_pred_comp(p)
     assert seq.num_frames == 7 and seq.layout == "mpii16"
     bad = tmp_path / "pred_comp_13.npz"
