@@ -76,19 +76,43 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------- LabelMe
-def read_labelme(path: str | Path, layout: str = "mpii16") -> KeypointLabel:
-    """One LabelMe JSON; unknown or repeated point names raise (validation reports them)."""
-    path = Path(path)
+def _point(value: Any, path: Path, where: str) -> tuple[float, float]:
+    """``[x, y]`` as two finite numbers, or an error naming the file and the shape."""
+    try:
+        x, y = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise AnnotationError(
+            f"{where}: expected a point [x, y] of two numbers, got {value!r}", path, "shapes"
+        ) from None
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise AnnotationError(f"{where}: expected finite coordinates, got [{x}, {y}]", path, "shapes")
+    return x, y
+
+
+def _labelme_object(path: Path) -> dict:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AnnotationError(f"not a readable LabelMe JSON ({exc})", path) from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("shapes", []), list):
+        raise AnnotationError("expected a LabelMe object with a list of 'shapes'", path, "shapes")
+    return obj
+
+
+def read_labelme(path: str | Path, layout: str = "mpii16", image_dir: str | Path | None = None) -> KeypointLabel:
+    """One LabelMe JSON; unknown or repeated point names, malformed or non-finite points raise
+    (validation reports them per file). Without ``imageWidth`` / ``imageHeight`` the image is
+    looked up in ``image_dir`` (default: next to the JSON)."""
+    path = Path(path)
+    obj = _labelme_object(path)
     lay = get_layout(layout)
     J = lay.num_joints
     joints = np.zeros((J, 2))
     vis = np.zeros(J, np.int64)
     boxes = []
-    for i, shape in enumerate(obj.get("shapes", [])):
+    for i, shape in enumerate(obj["shapes"] if "shapes" in obj else []):
+        if not isinstance(shape, dict):
+            raise AnnotationError(f"shape {i}: expected an object, got {shape!r}", path, "shapes")
         kind = shape.get("shape_type", "polygon")
         pts = shape.get("points") or []
         if kind == "point":
@@ -98,17 +122,26 @@ def read_labelme(path: str | Path, layout: str = "mpii16") -> KeypointLabel:
             j = lay.index(name)
             if vis[j]:
                 raise AnnotationError(f"shape {i}: joint '{name}' labelled twice", path, "shapes")
-            joints[j] = pts[0]
+            if not isinstance(pts, list) or len(pts) != 1:
+                raise AnnotationError(f"shape {i} ('{name}'): expected one point, got {pts!r}", path, "shapes")
+            joints[j] = _point(pts[0], path, f"shape {i} ('{name}')")
             vis[j] = OCCLUDED if (shape.get("flags") or {}).get("occluded") else VISIBLE
-        elif kind == "rectangle" and len(pts) == 2:
-            (xa, ya), (xb, yb) = pts
+        elif kind == "rectangle" and isinstance(pts, list) and len(pts) == 2:
+            (xa, ya), (xb, yb) = (_point(q, path, f"shape {i} (rectangle)") for q in pts)
             boxes.append([min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)])
     if len(boxes) > 1:
         raise AnnotationError(f"{len(boxes)} rectangles; expected one athlete box", path, "shapes")
     image = obj.get("imagePath") or path.with_suffix(".jpg").name
     w, h = obj.get("imageWidth"), obj.get("imageHeight")
     if not (w and h):
-        w, h = _image_size(path.parent / image)
+        found = Path(image_dir or path.parent) / str(image)
+        if not found.is_file():
+            raise AnnotationError(
+                f"no imageWidth/imageHeight and the image {found} is not there to measure (give --image-dir)",
+                path,
+                "imageWidth",
+            )
+        w, h = _image_size(found)
     return KeypointLabel(
         str(image), int(w), int(h), joints, vis, np.array(boxes[0]) if boxes else None, layout, {"source": str(path)}
     )
@@ -154,11 +187,13 @@ def write_labelme(label: KeypointLabel, path: str | Path, box_label: str = "athl
     return write_json(path, obj)
 
 
-def read_labelme_folder(folder: str | Path, layout: str = "mpii16") -> list[KeypointLabel]:
+def read_labelme_folder(
+    folder: str | Path, layout: str = "mpii16", image_dir: str | Path | None = None
+) -> list[KeypointLabel]:
     files = sorted(Path(folder).glob("*.json"))
     if not files:
         raise AnnotationError("no LabelMe .json files", folder)
-    return [read_labelme(f, layout) for f in files]
+    return [read_labelme(f, layout, image_dir) for f in files]
 
 
 def write_labelme_folder(labels: list[KeypointLabel], folder: str | Path) -> list[Path]:
@@ -339,14 +374,14 @@ def read_any(path: str | Path, layout: str = "mpii16", image_dir: str | Path | N
     """A LabelMe folder, a COCO JSON or an MPII JSON (told apart by their structure)."""
     path = Path(path)
     if path.is_dir():
-        return read_labelme_folder(path, layout)
+        return read_labelme_folder(path, layout, image_dir)
     obj = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(obj, dict) and "annotations" in obj:
         return read_coco(path, layout)
     if isinstance(obj, list):
         return read_mpii(path, image_dir, layout)
     if isinstance(obj, dict) and "shapes" in obj:
-        return [read_labelme(path, layout)]
+        return [read_labelme(path, layout, image_dir)]
     raise AnnotationError("not LabelMe, COCO or MPII JSON", path)
 
 

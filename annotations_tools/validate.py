@@ -20,6 +20,7 @@ import numpy as np
 
 from annotations_tools.formats import KeypointLabel, read_any
 from graphs import get_layout
+from posekit.errors import AnnotationError
 
 
 @dataclass
@@ -69,9 +70,14 @@ def _labelme_name_issues(folder: Path, layout: str) -> tuple[list[Issue], set[st
     unparseable: set[str] = set()
     for f in sorted(folder.glob("*.json")):
         try:
-            shapes = json.loads(f.read_text(encoding="utf-8")).get("shapes", [])
-        except (OSError, json.JSONDecodeError) as exc:
+            obj = json.loads(f.read_text(encoding="utf-8"))
+            shapes = obj.get("shapes", []) if isinstance(obj, dict) else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             out.append(Issue(f.name, "file", f"unreadable JSON ({exc})"))
+            unparseable.add(f.name)
+            continue
+        if not isinstance(shapes, list) or not all(isinstance(s, dict) for s in shapes):
+            out.append(Issue(f.name, "file", "expected a LabelMe object with a list of shape objects"))
             unparseable.add(f.name)
             continue
         seen: dict[str, int] = {}
@@ -204,7 +210,14 @@ def validate(path: str | Path, layout: str = "mpii16", image_dir: str | Path | N
 
         issues, unparseable = _labelme_name_issues(path, layout)
         files = sorted(path.glob("*.json"))
-        labels = [read_labelme(f, layout) for f in files if f.name not in unparseable]
+        labels = []
+        for f in files:
+            if f.name in unparseable:
+                continue
+            try:  # one malformed file is reported, the others are still checked
+                labels.append(read_labelme(f, layout, image_dir))
+            except AnnotationError as exc:
+                issues.append(Issue(f.name, "file", str(exc)))
         n_images = len(files)
         img_dir = Path(image_dir) if image_dir else path
     else:

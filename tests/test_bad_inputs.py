@@ -364,3 +364,58 @@ def test_skeleton_coordinates_only_mark_zero_joints_missing() -> None:
     xy[2, 5] = 0.0
     seq = SkeletonSequence(xy, layout="mpii16")
     assert seq.confidence[2, 5] == 0 and seq.confidence[0, 0] == 1
+
+
+# ---------------------------------------------------------------------- labels
+def _labelme(path: Path, shapes, **extra) -> Path:
+    obj = {"shapes": shapes, "imagePath": "img.jpg", "imageWidth": 64, "imageHeight": 48, **extra}
+    path.write_text(json.dumps(obj) if not isinstance(shapes, str) else shapes)
+    return path
+
+
+def _pt(name: str, xy) -> dict:
+    return {"label": name, "points": [xy], "shape_type": "point", "flags": {}}
+
+
+@pytest.mark.parametrize(
+    "shapes, expected",
+    [
+        ([_pt("r_ankle", [float("nan"), 3.0])], "finite coordinates"),
+        ([_pt("r_ankle", [float("inf"), 3.0])], "finite coordinates"),
+        ([{"label": "r_ankle", "points": [], "shape_type": "point"}], "expected one point"),
+        ([_pt("r_ankle", "12,3")], "two numbers"),
+        (["not a shape"], "expected"),
+        ("[1, 2, 3]", "LabelMe object"),
+    ],
+)
+def test_malformed_labelme_is_reported_per_file_and_validation_goes_on(
+    tmp_path: Path, capsys, shapes, expected: str
+) -> None:
+    from annotations_tools.validate import validate
+
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    _labelme(folder / "bad.json", shapes)
+    _labelme(folder / "good.json", [_pt(n, [10.0 + i, 20.0]) for i, n in enumerate(("r_ankle", "r_knee"))])
+    rep = validate(folder)
+    bad = [i for i in rep.issues if i.image == "bad.json"]
+    assert bad and any(expected in i.message for i in bad), rep.issues
+    assert rep.images == 2  # the good file was read and checked too
+    rc, err = _run(["annotate", "convert", folder, tmp_path / "out.json", "--to", "coco"], capsys)
+    assert rc == 2 and "bad.json" in err and not (tmp_path / "out.json").exists()  # no NaN written
+
+
+def test_labelme_without_image_size_uses_image_dir(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from annotations_tools.formats import read_any
+
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.zeros((30, 50, 3), np.uint8)).save(tmp_path / "imgs" / "img.jpg")
+    f = tmp_path / "labels" / "a.json"
+    f.write_text(json.dumps({"shapes": [_pt("r_ankle", [1.0, 2.0])], "imagePath": "img.jpg"}))
+    (lb,) = read_any(tmp_path / "labels", image_dir=tmp_path / "imgs")
+    assert (lb.width, lb.height) == (50, 30)
+    with pytest.raises(PosekitError, match=r"a\.json: field 'imageWidth'.*--image-dir"):
+        read_any(tmp_path / "labels")
