@@ -419,3 +419,38 @@ def test_labelme_without_image_size_uses_image_dir(tmp_path: Path) -> None:
     assert (lb.width, lb.height) == (50, 30)
     with pytest.raises(PosekitError, match=r"a\.json: field 'imageWidth'.*--image-dir"):
         read_any(tmp_path / "labels")
+
+
+# ---------------------------------------------------------------------- configs
+@pytest.mark.parametrize(
+    "override, field, allowed",
+    [
+        ("train.epochs=three", "train.epochs", "an integer >= 1"),
+        ("train.lr=[1, 2]", "train.lr", "a finite number"),
+        ("train.lr=.nan", "train.lr", "a finite number"),
+        ("train.epochs=0", "train.epochs", "an integer >= 1"),
+        ("train.epochs=-1", "train.epochs", "an integer >= 1"),
+        ("train.batch_size=0", "train.batch_size", "an integer >= 1"),
+        ("model.dim=0", "model.dim", "an integer >= 1"),
+        ("data.T=1", "data.T", "an integer >= 2"),
+        ("data.use_dn=maybe", "data.use_dn", "true or false"),
+        ("train.optimizer=adamax", "train.optimizer", "one of"),
+    ],
+)
+def test_config_values_are_typed(override: str, field: str, allowed: str) -> None:
+    from posekit.errors import ConfigError
+    from posekit.training import load_config
+
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "aqa" / "demo.yaml"
+    with pytest.raises(ConfigError, match=rf"demo\.yaml: field '{field}'.*{allowed}.*got") as e:
+        load_config(cfg, [override])
+    assert override.split("=", 1)[1].strip("[]").split(",")[0] in str(e.value) or "nan" in str(e.value)
+
+
+def test_empty_config_file_is_an_error(tmp_path: Path) -> None:
+    from posekit.errors import ConfigError
+    from posekit.training import load_config
+
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match=r"empty\.yaml.*empty config"):
+        load_config(tmp_path / "empty.yaml")

@@ -55,10 +55,35 @@ class ModelOptions:
     def validate(self, where: str | None = None) -> None:
         from posekit.errors import ConfigError
 
+        self._check_types(where)
         if not (self.dve or self.sve or self.hse):
             raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
         if self.K < 1:
             raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
+
+    def _check_types(self, where: str | None) -> None:
+        """Each option has its default's type: booleans, strings, integers (>= 1 where the
+        default is, else >= 0) and finite numbers >= 0."""
+        import math
+
+        from posekit.errors import ConfigError
+
+        for f in fields(self):  # type: ignore[arg-type]
+            v, d = getattr(self, f.name), f.default
+            if isinstance(d, bool):
+                ok, what = isinstance(v, bool), "true or false"
+            elif isinstance(d, int):
+                lo = 1 if d >= 1 else 0
+                ok, what = isinstance(v, int) and not isinstance(v, bool) and v >= lo, f"an integer >= {lo}"
+            elif isinstance(d, float):
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                what = "a finite number >= 0"
+            elif isinstance(d, str):
+                ok, what = isinstance(v, str), "a string"
+            else:
+                continue
+            if not ok:
+                raise ConfigError(f"model.{f.name} must be {what}, got {v!r}", where, f"model.{f.name}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]

@@ -122,6 +122,77 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def _int(lo: int | None = None) -> tuple[Any, str]:
+    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)  # noqa: E731
+    return ok, "an integer" + (f" >= {lo}" if lo is not None else "")
+
+
+def _num(lo: float, hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> tuple[Any, str]:
+    def ok(v: Any) -> bool:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v != v or v in (float("inf"), float("-inf")):
+            return False
+        return (v > lo if lo_open else v >= lo) and (hi is None or (v < hi if hi_open else v <= hi))
+
+    lo_s, hi_s = ("(" if lo_open else "[") + f"{lo:g}", (f"{hi:g}" + (")" if hi_open else "]")) if hi else "inf)"
+    return ok, f"a finite number in {lo_s}, {hi_s}"
+
+
+def _optional(rule: tuple[Any, str]) -> tuple[Any, str]:
+    return (lambda v: v is None or rule[0](v)), f"null or {rule[1]}"
+
+
+_BOOL = (lambda v: isinstance(v, bool), "true or false")
+#: the type and range of every scalar option (choice fields are in CHOICES; model options are
+#: checked by the method's config dataclass)
+RULES: dict[str, tuple[Any, str]] = {
+    "seed": _int(0),
+    "data.T": _int(2),
+    "data.K": _int(1),
+    "data.val_fraction": _num(0, 1, hi_open=True),
+    "data.test_fraction": _num(0, 1, lo_open=True, hi_open=True),
+    "data.labelled_fraction": _num(0, 1, lo_open=True),
+    "data.folds": _optional(_int(2)),
+    "data.fold": _int(0),
+    "data.max_items": _optional(_int(1)),
+    "data.use_dn": _BOOL,
+    "data.use_difficulty": _BOOL,
+    "train.epochs": _int(1),
+    "train.batch_size": _int(1),
+    "train.lr": _num(0, lo_open=True),
+    "train.weight_decay": _num(0),
+    "train.step_size": _int(1),
+    "train.gamma": _num(0, 1, lo_open=True),
+    "train.exemplars": _int(1),
+    "train.val_exemplars": _int(1),
+    "train.eval_every": _int(1),
+    "train.num_threads": _optional(_int(1)),
+    "train.progress": _BOOL,
+    "loss.aqa": _num(0),
+    "loss.ce": _num(0),
+    "loss.cont": _num(0),
+    "loss.tau": _num(0, lo_open=True),
+}
+CHOICES_EXTRA: dict[str, tuple[str, ...]] = {
+    "train.optimizer": ("adam", "adamw", "sgd"),
+    "train.scheduler": ("cosine", "step", "none"),
+}
+
+
+def validate_types(cfg: dict[str, Any], src: Path | None) -> None:
+    """Every scalar option has its type and range: an error names the file, the field, the
+    value and what is allowed."""
+    for key, (ok, what) in RULES.items():
+        node: Any = cfg
+        for k in key.split("."):
+            node = node[k]
+        if not ok(node):
+            raise ConfigError(f"{key} must be {what}, got {node!r}", src, key)
+    for key, allowed in CHOICES_EXTRA.items():
+        section, name = key.split(".")
+        if cfg[section][name] not in allowed:
+            raise ConfigError(f"{key} must be one of {list(allowed)}, got {cfg[section][name]!r}", src, key)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
     """Defaults <- ``_base_`` files <- ``path`` <- ``overrides``; validated."""
     src = Path(path) if path is not None else None
@@ -135,8 +206,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                 raise ConfigError(f"override {item!r}: '{k}' is not a section", src, item)
         node[keys[-1]] = value
     _check_keys(user, DEFAULTS, src)
+    if src is not None and not user:
+        raise ConfigError("empty config file (expected at least a data: section or a _base_)", src)
     cfg = _merge(DEFAULTS, user)
     cfg["_source"] = str(src) if src else None
+    validate_types(cfg, src)
     for (section, name), allowed in CHOICES.items():
         if cfg[section][name] not in allowed:
             raise ConfigError(
