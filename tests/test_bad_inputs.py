@@ -454,3 +454,31 @@ def test_empty_config_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_text("")
     with pytest.raises(ConfigError, match=r"empty\.yaml.*empty config"):
         load_config(tmp_path / "empty.yaml")
+
+
+# ---------------------------------------------------------------------- annotation data
+@pytest.mark.parametrize(
+    "which, field, value, match",
+    [
+        ("coarse", "dive_score", float("nan"), r"dive_score must be finite"),
+        ("coarse", "difficulty", "hard", r"difficulty must be a number"),
+        ("fine", "sub-action_types", ["Entry", "Pike"], r"sub-action_types must be a dict"),
+    ],
+)
+def test_finediving_bad_values_name_the_clip(shared_data: Path, tmp_path: Path, which, field, value, match) -> None:
+    import pickle
+
+    from posekit.datasets import FineDiving
+    from posekit.errors import AnnotationError
+    from posekit.io import restricted_pickle_load
+
+    src = shared_data / "finediving" / "annotations"
+    root = tmp_path / "ann"
+    shutil.copytree(src, root)
+    name = {"coarse": "FineDiving_coarse_annotation.pkl", "fine": "FineDiving_fine-grained_annotation.pkl"}[which]
+    data = restricted_pickle_load(root / name)
+    key = sorted(data, key=repr)[0]
+    data[key][field] = value
+    (root / name).write_bytes(pickle.dumps(data))
+    with pytest.raises(AnnotationError, match=rf"{name}: field '{field}': record .*{key[0]}.*{match}"):
+        FineDiving(root)

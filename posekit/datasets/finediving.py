@@ -44,6 +44,47 @@ def _require(rec: dict[str, Any], field: str, path: Path, key: Any) -> Any:
     return rec[field]
 
 
+def _number(rec: dict[str, Any], field: str, path: Path, key: Any, kind: type = float) -> Any:
+    """A finite number from a record, or an error naming the file, the clip and the field."""
+    value = _require(rec, field, path, key)
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise AnnotationError(f"record {key!r}: {field} must be a number, got {value!r}", path, field) from None
+    if not np.isfinite(out):
+        raise AnnotationError(f"record {key!r}: {field} must be finite, got {value!r}", path, field)
+    return out
+
+
+def _record(k: Key, c: dict[str, Any], f: dict[str, Any], coarse_path: Path, fine_path: Path) -> AQARecord:
+    """One dive from its coarse and fine-grained annotation records (named errors only)."""
+    try:
+        transits = np.asarray(_require(f, "steps_transit_frames", fine_path, k), dtype=np.int64).reshape(-1)
+        labels = np.asarray(_require(f, "frames_labels", fine_path, k), dtype=np.int64).reshape(-1)
+        judges = [float(v) for v in c.get("judge_scores", [])]
+    except (TypeError, ValueError) as exc:
+        raise AnnotationError(f"record {k!r}: expected lists of numbers ({exc})", fine_path) from None
+    subs = f.get("sub-action_types", {})
+    if not isinstance(subs, dict):
+        raise AnnotationError(
+            f"record {k!r}: sub-action_types must be a dict (id -> name), got {type(subs).__name__}",
+            fine_path,
+            "sub-action_types",
+        )
+    return AQARecord(
+        key=k,
+        score=_number(c, "dive_score", coarse_path, k),
+        dive_number=str(_require(c, "action_type", coarse_path, k)).upper(),
+        difficulty=_number(c, "difficulty", coarse_path, k),
+        judge_scores=judges,
+        start_frame=_number(c, "start_frame", coarse_path, k, int),
+        end_frame=_number(c, "end_frame", coarse_path, k, int),
+        transits=transits,
+        frame_labels=labels,
+        subactions={int(i): str(n) for i, n in subs.items()},
+    )
+
+
 class FineDiving(AnnotationSet):
     """Reader of the FineDiving annotation pickles."""
 
@@ -72,20 +113,7 @@ class FineDiving(AnnotationSet):
                     f"key {key!r} is in the coarse annotation but not the fine-grained one", fine_path
                 )
             k = (str(key[0]), int(key[1]))
-            transits = np.asarray(_require(f, "steps_transit_frames", fine_path, key), dtype=np.int64)
-            labels = np.asarray(_require(f, "frames_labels", fine_path, key), dtype=np.int64)
-            self.records[k] = AQARecord(
-                key=k,
-                score=float(_require(c, "dive_score", coarse_path, key)),
-                dive_number=str(_require(c, "action_type", coarse_path, key)).upper(),
-                difficulty=float(_require(c, "difficulty", coarse_path, key)),
-                judge_scores=[float(s) for s in c.get("judge_scores", [])],
-                start_frame=int(_require(c, "start_frame", coarse_path, key)),
-                end_frame=int(_require(c, "end_frame", coarse_path, key)),
-                transits=transits,
-                frame_labels=labels,
-                subactions={int(i): str(n) for i, n in f.get("sub-action_types", {}).items()},
-            )
+            self.records[k] = _record(k, c, f, coarse_path, fine_path)
         # invalid steps_transit_frames, replaced by the change points of frames_labels
         self.issues: dict[Key, str] = {}
         for k, rec in self.records.items():
