@@ -138,7 +138,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     est = build_estimator(
         args.pose, args.pose_config, args.pose_checkpoint, args.device, args.pose_mapping, trust_checkpoint=trust
     )
-    cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames)
+    cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames, repeat_frames=args.repeat_frames)
     res = extract(
         args.video, det, est, first_box=_parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
     )
@@ -151,6 +151,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     for key in ("output", "report", "overlay"):
         if key in r:
             print(f"  {key:8s} {r[key]}")
+    if r.get("truncated"):
+        print(f"warning: {args.video} is truncated: {r['truncated']}", file=sys.stderr)
     if r["found_fraction"] == 0:
         print(f"posekit extract: error: {args.video}: no athlete found in any frame", file=sys.stderr)
         return 1
@@ -170,6 +172,7 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
         "pose_mapping": args.pose_mapping,
         "device": args.device,
         "num_frames": args.num_frames,
+        "repeat_frames": args.repeat_frames,
         "det_config": args.det_config,
         "det_checkpoint": args.det_checkpoint,
         "trust_checkpoint": args.trust_checkpoint,
@@ -225,6 +228,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
+    p.add_argument(
+        "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"
+    )
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
@@ -419,7 +425,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         if args.skeleton is None:
             raise PosekitError("--clip needs --skeleton (the skeleton extracted from that clip, pixel coordinates)")
         seq = SkeletonSequence.load(args.skeleton)
-        clip = read_clip(args.clip, num_frames=seq.num_frames)
+        clip = read_clip(args.clip, num_frames=seq.num_frames, repeat=True)
         paths.append(plot_explanation_on_frames(expl, clip.frames, seq.data, out / "explain_video.png", seq.layout))
     write_json(out / "exemplars.json", [key_str(k) for k in keys])
     print(expl.summary())

@@ -134,7 +134,7 @@ def extract_features_dataset(
             skipped += 1
             continue
         try:
-            clip = read_clip(path, num_frames=num_frames)
+            clip = read_clip(path, num_frames=num_frames, repeat=True)  # a fixed-length network input
             feats = clip_features(net, clip.frames, kind, clip_len, num_clips, batch_size, device)
         except Exception as exc:  # noqa: BLE001 - a batch job records the failure and goes on
             failed[cid] = f"{type(exc).__name__}: {exc}"

@@ -482,3 +482,56 @@ def test_finediving_bad_values_name_the_clip(shared_data: Path, tmp_path: Path, 
     (root / name).write_bytes(pickle.dumps(data))
     with pytest.raises(AnnotationError, match=rf"{name}: field '{field}': record .*{key[0]}.*{match}"):
         FineDiving(root)
+
+
+# ---------------------------------------------------------------------- video
+def _faststart_mp4(path: Path, n: int = 30) -> Path:
+    import av
+
+    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as out:
+        st = out.add_stream("mpeg4", rate=10)
+        st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+        for i in range(n):
+            for pk in st.encode(av.VideoFrame.from_ndarray(np.full((64, 96, 3), i * 8, np.uint8), format="rgb24")):
+                out.mux(pk)
+        for pk in st.encode():
+            out.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["mp4", "gif"])
+def test_truncated_video_is_flagged(tmp_path: Path, shared_data: Path, kind: str) -> None:
+    from posekit.pose.video import read_clip
+
+    if kind == "mp4":
+        data = _faststart_mp4(tmp_path / "full.mp4").read_bytes()
+        cut = tmp_path / "half.mp4"
+        cut.write_bytes(data[: len(data) // 2])
+    else:
+        data = (shared_data / "videos" / "mtl_aqa_diving_sample.gif").read_bytes()
+        cut = tmp_path / "cut.gif"
+        cut.write_bytes(data[: len(data) // 8])
+    with pytest.warns(UserWarning, match="truncated video"):
+        clip = read_clip(cut)
+    assert clip.meta["truncated"]["decoded_frames"] == len(clip) < (30 if kind == "mp4" else 21)
+
+
+def test_num_frames_above_the_clip_needs_repeat_frames(tmp_path: Path) -> None:
+    from posekit.pose.video import VideoReadError, read_clip
+
+    video = _faststart_mp4(tmp_path / "v.mp4", n=12)
+    with pytest.raises(VideoReadError, match=r"v\.mp4.*--num-frames 96 but the clip has 12.*--repeat-frames"):
+        read_clip(video, num_frames=96)
+    assert len(read_clip(video, num_frames=96, repeat=True)) == 96
+
+
+def test_frames_of_different_sizes_in_one_clip_are_refused(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from posekit.pose.video import VideoReadError, read_clip
+
+    (tmp_path / "clip").mkdir()
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp_path / "clip" / "000.png")
+    Image.fromarray(np.zeros((50, 64, 3), np.uint8)).save(tmp_path / "clip" / "001.png")
+    with pytest.raises(VideoReadError, match=r"001\.png.*64x50 differs from the first frame's 64x48"):
+        read_clip(tmp_path / "clip")

@@ -62,7 +62,9 @@ def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> 
             mapping=options.get("pose_mapping"),
             trust_checkpoint=trust,
         )
-        cfg = ExtractConfig(num_frames=options.get("num_frames"), progress=False)
+        cfg = ExtractConfig(
+            num_frames=options.get("num_frames"), repeat_frames=bool(options.get("repeat_frames")), progress=False
+        )
         res = extract(
             path, det, est, config=cfg, out=out / f"{clip_id}.npz", report_path=out / f"{clip_id}.report.json"
         )
@@ -77,6 +79,7 @@ def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> 
             "interpolated": r["cleaning"]["interpolated_fraction"],
             "confidence": r["mean_confidence"],
             "seconds": r["seconds"]["total"],
+            "truncated": r.get("truncated"),
         }
     except Exception as exc:  # noqa: BLE001 - a batch records the failure and goes on
         return {"clip": clip_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -130,6 +133,7 @@ def extract_dataset(
         "processed": len(results),
         "succeeded": sum(r["ok"] for r in results),
         "failed": failures,
+        "truncated": {r["clip"]: r["truncated"] for r in results if r.get("truncated")},
     }
     console = console or Console()
     table = Table(title=f"extract-dataset: {len(results)} processed, {skipped} already done")
@@ -146,6 +150,9 @@ def extract_dataset(
                 f"{r['seconds']:.1f}",
             )
     console.print(table)
+    for r in results:
+        if r.get("truncated"):
+            console.print(f"[yellow]truncated[/yellow] {r['clip']}: {r['truncated']}")
     for k, e in failures.items():
         console.print(f"[red]failed[/red] {k}: {e}")
     write_json(out / "summary.json", summary)

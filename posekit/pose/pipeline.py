@@ -43,6 +43,7 @@ class ExtractConfig:
     start: int = 0
     end: int | None = None
     num_frames: int | None = None  # e.g. 96, linearly spaced (FineDiving)
+    repeat_frames: bool = False  # num_frames above the clip's length repeats frames (else an error)
     max_side: int | None = 640  # frames are downsized to this longest side
     init_frames: int = 6  # frames looked at for automatic initialisation
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -285,7 +286,11 @@ def extract(
     cfg = config or ExtractConfig()
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    clip = video if isinstance(video, Clip) else read_clip(video, cfg.start, cfg.end, cfg.num_frames, cfg.max_side)
+    clip = (
+        video
+        if isinstance(video, Clip)
+        else read_clip(video, cfg.start, cfg.end, cfg.num_frames, cfg.max_side, cfg.repeat_frames)
+    )
     t_read = time.perf_counter() - t0
     detector = detector or build_detector("blazepose")
     estimator = estimator or build_estimator("blazepose")
@@ -319,6 +324,7 @@ def extract(
     report: dict[str, Any] = {
         "source": clip.source,
         "frames_read": len(clip),
+        "truncated": clip.meta.get("truncated"),
         "frame_size": list(clip.size),
         "fps": clip.fps,
         "athlete_found": [s == TRACKED for s in status],

@@ -42,27 +42,47 @@ class Clip:
         return w, h
 
 
-def sample_indices(total: int, start: int = 0, end: int | None = None, num_frames: int | None = None) -> np.ndarray:
-    """Indices ``start..end`` (inclusive), or ``num_frames`` of them linearly spaced."""
+def sample_indices(
+    total: int, start: int = 0, end: int | None = None, num_frames: int | None = None, repeat: bool = True
+) -> np.ndarray:
+    """Indices ``start..end`` (inclusive), or ``num_frames`` of them linearly spaced. More
+    frames than the range holds repeat frames: refused unless ``repeat``."""
     end = total - 1 if end is None else min(end, total - 1)
     if start < 0 or start > end:
         raise ValueError(f"empty frame range [{start}, {end}] for a clip of {total} frames")
     if num_frames is None:
         return np.arange(start, end + 1)
+    if num_frames < 1:
+        raise ValueError(f"--num-frames must be >= 1, got {num_frames}")
+    if num_frames > end - start + 1 and not repeat:
+        raise ValueError(
+            f"--num-frames {num_frames} but the clip has {end - start + 1} frame(s) in [{start}, {end}]; "
+            "pass --repeat-frames to repeat frames"
+        )
     return np.linspace(start, end, num_frames).round().astype(np.int64)
 
 
 def read_clip(
-    path: str | Path, start: int = 0, end: int | None = None, num_frames: int | None = None, max_side: int | None = None
+    path: str | Path,
+    start: int = 0,
+    end: int | None = None,
+    num_frames: int | None = None,
+    max_side: int | None = None,
+    repeat: bool = False,
 ) -> Clip:
-    """Decode a video file or a folder of images; ``max_side`` downsizes large frames."""
+    """Decode a video file or a folder of images; ``max_side`` downsizes large frames.
+
+    ``num_frames`` above the frames available is an error unless ``repeat``. A video that
+    decodes to fewer frames than its container declares (a truncated download), or a GIF
+    without its trailer, is read as far as it goes and flagged: ``clip.meta["truncated"]``
+    and a warning. Frames of a folder must share one size."""
     path = Path(path)
     if not path.exists():
         raise VideoReadError("not found", path)
     if path.is_dir():
-        clip = _read_folder(path, start, end, num_frames)
+        clip = _read_folder(path, start, end, num_frames, repeat)
     else:
-        clip = _read_video(path, start, end, num_frames)
+        clip = _read_video(path, start, end, num_frames, repeat)
     if max_side:
         clip.frames = [_downsize(f, max_side) for f in clip.frames]
     return clip
@@ -78,23 +98,44 @@ def _downsize(frame: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
 
 
-def _read_folder(path: Path, start: int, end: int | None, num_frames: int | None) -> Clip:
+def _read_folder(path: Path, start: int, end: int | None, num_frames: int | None, repeat: bool = False) -> Clip:
     import cv2
 
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise VideoReadError(f"no frames ({', '.join(IMAGE_SUFFIXES)}) in the folder", path)
-    idx = sample_indices(len(files), start, end, num_frames)
+    try:
+        idx = sample_indices(len(files), start, end, num_frames, repeat)
+    except ValueError as exc:
+        raise VideoReadError(str(exc), path) from None
     frames = []
     for i in idx:
         img = cv2.imread(str(files[i]), cv2.IMREAD_COLOR)
         if img is None:
             raise VideoReadError("unreadable image", files[i])
+        if frames and img.shape[:2] != frames[0].shape[:2]:
+            raise VideoReadError(
+                f"frame size {img.shape[1]}x{img.shape[0]} differs from the first frame's "
+                f"{frames[0].shape[1]}x{frames[0].shape[0]} ({files[idx[0]].name}); one clip has one frame size",
+                files[i],
+            )
         frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
     return Clip(frames, idx, 25.0, str(path), {"files": [files[i].name for i in idx]})
 
 
-def _read_video(path: Path, start: int, end: int | None, num_frames: int | None) -> Clip:
+def _truncation(path: Path, declared: int, decoded: int) -> dict | None:
+    """How a video looks cut short: fewer frames than declared, or a GIF without its trailer."""
+    if declared and decoded < declared:
+        return {"declared_frames": declared, "decoded_frames": decoded}
+    if path.suffix.lower() == ".gif":
+        with open(path, "rb") as fh:
+            fh.seek(-1, 2)
+            if fh.read(1) != b"\x3b":  # every complete GIF ends with its trailer byte ';'
+                return {"declared_frames": None, "decoded_frames": decoded, "reason": "no GIF trailer"}
+    return None
+
+
+def _read_video(path: Path, start: int, end: int | None, num_frames: int | None, repeat: bool = False) -> Clip:
     import av
 
     try:
@@ -104,18 +145,30 @@ def _read_video(path: Path, start: int, end: int | None, num_frames: int | None)
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 25.0
-            all_frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            declared = int(stream.frames or 0)
+            all_frames = []
+            try:
+                for f in container.decode(stream):
+                    all_frames.append(f.to_ndarray(format="rgb24"))
+            except (av.error.FFmpegError, ValueError):
+                if not all_frames:
+                    raise
     except VideoReadError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise VideoReadError(f"cannot decode ({type(exc).__name__}: {exc})", path) from None
     if not all_frames:
         raise VideoReadError("no frames decoded (empty or corrupt file)", path)
+    truncated = _truncation(path, declared, len(all_frames))
+    if truncated:
+        import warnings
+
+        warnings.warn(f"{path}: truncated video, read {len(all_frames)} frame(s) ({truncated})", stacklevel=3)
     try:
-        idx = sample_indices(len(all_frames), start, end, num_frames)
+        idx = sample_indices(len(all_frames), start, end, num_frames, repeat)
     except ValueError as exc:
         raise VideoReadError(str(exc), path) from None
-    return Clip([all_frames[i] for i in idx], idx, fps, str(path))
+    return Clip([all_frames[i] for i in idx], idx, fps, str(path), {"truncated": truncated} if truncated else {})
 
 
 def write_video(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
