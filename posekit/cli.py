@@ -388,10 +388,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from posekit.io import write_json
     from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
     from posekit.training.data import drawable_pose, item_tensors, key_str
+    from posekit.training.trainer import check_checkpoint_matches
     from posekit.viz import plot_explanation
 
     cfg = load_config(args.config, args.set)
-    model = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    ck = load_checkpoint(args.checkpoint)
+    check_checkpoint_matches(cfg, ck, args.checkpoint)
+    model = model_from_checkpoint(ck)
     splits = build_splits(cfg)
     items = {key_str(it.key): it for it in splits.all()}
     if args.sample not in items:

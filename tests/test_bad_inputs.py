@@ -535,3 +535,23 @@ def test_frames_of_different_sizes_in_one_clip_are_refused(tmp_path: Path) -> No
     Image.fromarray(np.zeros((50, 64, 3), np.uint8)).save(tmp_path / "clip" / "001.png")
     with pytest.raises(VideoReadError, match=r"001\.png.*64x50 differs from the first frame's 64x48"):
         read_clip(tmp_path / "clip")
+
+
+def test_evaluate_and_explain_refuse_a_config_that_does_not_describe_the_checkpoint(
+    tmp_path: Path, tiny_aqa: dict, capsys
+) -> None:
+    import yaml
+
+    from posekit.training import load_config, run_training
+
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump({**tiny_aqa, "train": {**tiny_aqa["train"], "epochs": 1}}))
+    run_training(load_config(cfg_path), tmp_path / "w")
+    ck = tmp_path / "w" / "best.pth"
+    for argv in (
+        ["evaluate", cfg_path, "--checkpoint", ck, "--set", "data.T=32"],
+        ["explain", cfg_path, "--checkpoint", ck, "--sample", "test/0", "--out", tmp_path / "x", "--set", "data.K=2"],
+    ):
+        rc, err = _run(argv, capsys)
+        assert rc == 2 and "does not describe this checkpoint" in err and ("data.T" in err or "data.K" in err)
+    assert not (tmp_path / "x").exists()

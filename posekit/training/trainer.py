@@ -525,12 +525,35 @@ def evaluate_and_write(
     return summary
 
 
+def check_checkpoint_matches(cfg: dict[str, Any], ckpt: dict[str, Any], checkpoint: str | Path) -> None:
+    """The config used to evaluate or explain a checkpoint must describe the model it holds:
+    the same method, frame count, number of stages and layout (the fields that differ are named)."""
+    from posekit.training.config import model_section
+
+    mc, ms = ckpt.get("model_config") or {}, model_section(cfg)
+    pairs = {
+        "method": (cfg.get("method"), ckpt.get("method", "hpmcore")),
+        "data.T": (ms.get("T"), mc.get("T")),
+        "data.K": (ms.get("K"), mc.get("K")),
+        "data.layout": (ms.get("layout"), mc.get("layout")),
+    }
+    diff = [f"{k}: config {a!r}, checkpoint {b!r}" for k, (a, b) in pairs.items() if b is not None and a != b]
+    if diff:
+        raise ConfigError(
+            f"the config does not describe this checkpoint ({'; '.join(diff)}); use the training config "
+            f"(saved as config.yaml next to {Path(checkpoint).name}) or --set the fields",
+            cfg.get("_source"),
+            diff[0].split(":")[0],
+        )
+
+
 def run_evaluation(
     cfg: dict[str, Any], checkpoint: str | Path, work_dir: str | Path, split: str = "test"
 ) -> dict[str, Any]:
     """``posekit evaluate``: load a checkpoint, evaluate a split, write the outputs."""
     seed_everything(int(cfg["seed"]))
     ck = load_checkpoint(checkpoint)
+    check_checkpoint_matches(cfg, ck, checkpoint)
     model = model_from_checkpoint(ck).to(pick_device(cfg))
     splits = build_splits(cfg)
     hist_path = Path(checkpoint).parent / "history.json"
