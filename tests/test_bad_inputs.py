@@ -555,3 +555,24 @@ def test_evaluate_and_explain_refuse_a_config_that_does_not_describe_the_checkpo
         rc, err = _run(argv, capsys)
         assert rc == 2 and "does not describe this checkpoint" in err and ("data.T" in err or "data.K" in err)
     assert not (tmp_path / "x").exists()
+
+
+def test_speed21_bad_files_are_named(tmp_path: Path) -> None:
+    from posekit.datasets.speed_climbing import SpeedClimbing, read_speed21_file
+    from posekit.errors import AnnotationError, SkeletonFormatError
+
+    pts = ";".join(["1,2"] * 16)
+    (tmp_path / "latin1.data").write_bytes(f"0#{pts}\n1#{pts} caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SkeletonFormatError, match=r"latin1\.data.*not UTF-8.*0xe9"):
+        read_speed21_file(tmp_path / "latin1.data")
+    (tmp_path / "back.data").write_text(f"0#{pts}\n5#{pts}\n3#{pts}\n")
+    with pytest.raises(SkeletonFormatError, match=r"back\.data: field 'line': line 3: frame 3 after frame 5"):
+        read_speed21_file(tmp_path / "back.data")
+    root = tmp_path / "speed"
+    (root / "skeletons").mkdir(parents=True)
+    (root / "metadata.txt").write_text("r1;1;2021-01-01;1;url;0;10;6.5;162;1;left;25\n")
+    with pytest.raises(AnnotationError, match=r"metadata\.txt: field 'id_run': unknown run id 'r9'"):
+        SpeedClimbing(root).load("r9")
+    (root / "metadata.txt").write_bytes(b"r1;1;2021;1;\xff;0;10;6.5;162;1;left;25\n")
+    with pytest.raises(AnnotationError, match=r"metadata\.txt.*not UTF-8"):
+        SpeedClimbing(root)

@@ -51,13 +51,20 @@ class ClimbRun:
     fps: float
 
 
+def _read_lines(path: Path, error: type) -> list[str]:
+    """The lines of a UTF-8 text file, or ``error`` naming the file (and the byte that is not UTF-8)."""
+    try:
+        return path.read_bytes().decode("utf-8").splitlines()
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror})", path) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.object[exc.start]:#x} at offset {exc.start})", path) from None
+
+
 def read_speed21_file(path: str | Path, fps: float = 25.0) -> SkeletonSequence:
     """Parse one ``.data`` file into an MPII-16 :class:`SkeletonSequence`."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise SkeletonFormatError(f"cannot read ({exc.strerror})", path) from None
+    lines = _read_lines(path, SkeletonFormatError)
     lines = [ln.strip() for ln in lines if ln.strip()]
     if not lines:
         raise SkeletonFormatError("empty file; expected one 'frame#x,y;...' line per frame", path)
@@ -81,6 +88,14 @@ def read_speed21_file(path: str | Path, fps: float = 25.0) -> SkeletonSequence:
             raise SkeletonFormatError(
                 f"line {t + 1}: {exc}; expected 'frame#x1,y1;...;x16,y16' (16 joints) or 'frame#NULL'", path, "line"
             ) from None
+    back = np.flatnonzero(np.diff(frames) <= 0)
+    if len(back):
+        t = int(back[0]) + 1
+        raise SkeletonFormatError(
+            f"line {t + 1}: frame {frames[t]} after frame {frames[t - 1]}; expected increasing frame numbers",
+            path,
+            "line",
+        )
     return SkeletonSequence(
         data=data,
         layout="mpii16",
@@ -100,7 +115,7 @@ class SpeedClimbing:
         if not meta.exists():
             raise AnnotationError("missing metadata.txt (expected the SPEED21 layout)", meta)
         runs = []
-        for n, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, line in enumerate(_read_lines(meta, AnnotationError), start=1):
             if not line.strip():
                 continue
             parts = line.split(";")
@@ -129,7 +144,7 @@ class SpeedClimbing:
                 runs.append(run)
         self.runs: dict[str, ClimbRun] = {r.id_run: r for r in runs}
         names = self.root / "climbers.txt"
-        self.climber_names = names.read_text(encoding="utf-8").splitlines() if names.exists() else []
+        self.climber_names = _read_lines(names, AnnotationError) if names.exists() else []
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -138,6 +153,12 @@ class SpeedClimbing:
         return sorted(self.runs)
 
     def load(self, id_run: str) -> SkeletonSequence:
+        if id_run not in self.runs:
+            raise AnnotationError(
+                f"unknown run id {id_run!r} ({len(self.runs)} runs, e.g. {self.run_ids()[:3]})",
+                self.root / "metadata.txt",
+                "id_run",
+            )
         run = self.runs[id_run]
         seq = read_speed21_file(self.root / "skeletons" / f"{id_run}.data", fps=run.fps)
         seq.meta.update({"id_run": id_run, "id_climber": run.id_climber, "time_sec": run.time_sec})
