@@ -133,7 +133,8 @@ def install_mmcv_ext() -> bool:
     """Register the ``mmcv._ext`` stub when mmcv is installed without compiled ops."""
     if "mmcv" in _STATE:
         return _STATE["mmcv"]
-    active = False
+    ours = getattr(sys.modules.get("mmcv._ext"), "__doc__", "") or ""
+    active = ours.startswith("posekit stub")  # installed by an earlier call: still active
     if importlib.util.find_spec("mmcv") is not None and "mmcv._ext" not in sys.modules:
         spec = importlib.util.find_spec("mmcv._ext")
         if spec is None:
@@ -207,6 +208,9 @@ def _pyg_knn_kernel(
     return knn_reference(x, y, ptr_x, ptr_y, k, cosine)
 
 
+_PYG_KNN_OURS: list[bool] = []  # non-empty once posekit defined torch.ops.pyg.knn
+
+
 def install_pyg_knn() -> bool:
     """Define ``torch.ops.pyg.knn`` in pure torch when pyg-lib is absent."""
     if "pyg" in _STATE:
@@ -229,7 +233,10 @@ def install_pyg_knn() -> bool:
                 )
                 lib.impl("knn", _pyg_knn_kernel, "CompositeExplicitAutograd")
                 _LIBS.append(lib)
+                _PYG_KNN_OURS.append(True)
             pyg_typing.WITH_KNN = True
+            active = True
+        elif _PYG_KNN_OURS:  # installed by an earlier call: still ours, still active
             active = True
     _STATE["pyg"] = active
     return active

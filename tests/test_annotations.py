@@ -217,6 +217,7 @@ def test_cli_annotate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads((tmp_path / "r.json").read_text())["agreement_pckh"]["0.5"] == 1.0
 
 
+@pytest.mark.slow
 def test_finetune_on_real_frames_then_extract(shared_data: Path, tmp_path: Path) -> None:
     from posekit.checkpoints import load_checkpoint
     from posekit.pose import ExtractConfig, extract

@@ -58,6 +58,7 @@ def test_metrics_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert json.loads(capsys.readouterr().out)["srcc"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_shared", [True, False])
 def test_demo_runs(tmp_path: Path, with_shared: bool) -> None:
     hide = "" if with_shared else "import posekit.paths as p; p.find_shared = lambda: None; "

@@ -59,6 +59,7 @@ def _labels(shared_data: Path) -> dict:
     return {r["image"]: np.array(r["joints"], float) for r in recs}
 
 
+@pytest.mark.slow
 def test_real_dive_kept_through_the_pike_with_the_camera_panning(shared_data: Path, tmp_path: Path) -> None:
     # the third labelled dive: the track used to end at its 6th frame (piked, the camera panning)
     names = [f"finediv{i:05d}.jpg" for i in range(70, 88, 2)]
@@ -124,6 +125,7 @@ def gif_result(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
     return out, extract(gif, config=ExtractConfig(progress=False), out=out / "dive.npz", overlay=out / "dive.gif")
 
 
+@pytest.mark.slow
 def test_real_broadcast_gif_flight(gif_result) -> None:
     out, res = gif_result
     st = res.status
@@ -139,6 +141,7 @@ def test_real_broadcast_gif_flight(gif_result) -> None:
     assert SkeletonSequence.load(out / "dive.npz").num_frames == 21
 
 
+@pytest.mark.slow
 def test_real_broadcast_gif_ends_lost_after_entry(gif_result) -> None:
     _, res = gif_result
     # frame 17 on: splash and water; the track ends as lost and does not jump to anything else

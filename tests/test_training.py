@@ -148,6 +148,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_match_one(tmp_path, tiny_cfg):
     """torchrun with 2 gloo processes over split batches = 1 process on the whole batch."""
     run_training(load_config(tiny_cfg), tmp_path / "one")
@@ -177,7 +178,8 @@ def test_ddp_two_cpu_processes_match_one(tmp_path, tiny_cfg):
     b = load_checkpoint(tmp_path / "two" / "last.pth")["model"]
     diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
     assert diff < 5e-3, diff
-    assert torch.isfinite(torch.tensor(diff))
+    one, two = (load_checkpoint(tmp_path / d / "last.pth") for d in ("one", "two"))
+    assert one["epoch"] == two["epoch"] and len(one["history"]) == len(two["history"])  # both trained alike
 
 
 def test_generic_folder_dataset_trains(tmp_path):
