@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from graphs.errors import LayoutError, write_json_atomic
 from graphs.layout import Layout, get_layout
-from posekit.errors import LayoutError
 
 _Spec = dict[str, dict[str, float]]
 
@@ -360,9 +360,7 @@ def mapping_to_dict(m: LayoutMapping) -> dict:
 
 def save_mapping(m: LayoutMapping, path: str | Path) -> Path:
     """Write a mapping as JSON (atomically)."""
-    from posekit.io import write_json
-
-    return write_json(Path(path), mapping_to_dict(m))
+    return write_json_atomic(Path(path), mapping_to_dict(m))
 
 
 def load_mapping(path: str | Path) -> LayoutMapping:

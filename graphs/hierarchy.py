@@ -37,8 +37,8 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 
+from graphs.errors import LayoutError
 from graphs.layout import Layout, get_layout
-from posekit.errors import LayoutError
 
 SUBSETS: tuple[str, str, str] = ("identity", "centripetal", "centrifugal")
 LEVEL_NAMES: tuple[str, str, str] = ("torso", "inner_limbs", "outer_limbs")

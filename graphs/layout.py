@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 import yaml
 
-from posekit.errors import LayoutError
+from graphs.errors import LayoutError
 
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
 

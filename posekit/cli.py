@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import posekit
-from posekit.errors import PosekitError
+from posekit.errors import GraphsError, PosekitError
 
 
 def _cmd_layouts(args: argparse.Namespace) -> int:
@@ -618,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except PosekitError as exc:
+    except (PosekitError, GraphsError) as exc:
         print(f"posekit {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -3,22 +3,26 @@ the field and what was expected."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from graphs.errors import GraphsError, LayoutError, LocatedError
+
+__all__ = [
+    "AnnotationError",
+    "ConfigError",
+    "GraphsError",
+    "LayoutError",
+    "PosekitError",
+    "SkeletonFormatError",
+    "UnsafePickleError",
+]
 
 
 class PosekitError(Exception):
-    """Base class of posekit errors."""
+    """Base class of posekit errors (the layout layer's :class:`GraphsError` is the other one
+    the command line reports as a clear error)."""
 
 
-class _LocatedError(PosekitError, ValueError):
+class _LocatedError(PosekitError, LocatedError):
     """An error about one file and one field of it: ``"<file>: field '<f>': <message>"``."""
-
-    def __init__(self, message: str, path: str | Path | None = None, field: str | None = None):
-        self.path = None if path is None else str(path)
-        self.field = field
-        self.reason = message
-        where = [w for w in (self.path, f"field '{field}'" if field else None) if w]
-        super().__init__(": ".join([*where, message]))
 
 
 class SkeletonFormatError(_LocatedError):
@@ -27,10 +31,6 @@ class SkeletonFormatError(_LocatedError):
 
 class AnnotationError(_LocatedError):
     """Bad annotation file or record (dataset readers, label converters)."""
-
-
-class LayoutError(_LocatedError):
-    """A skeleton layout that is inconsistent (unknown joint in a bone, disconnected graph, ...)."""
 
 
 class UnsafePickleError(PosekitError):
