@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations_tools.formats import KeypointLabel, read_any
 from graphs import get_layout
 from posekit import metrics
 from posekit.errors import AnnotationError
+from posekit.labels import KeypointLabel, read_any
 
 
 @dataclass

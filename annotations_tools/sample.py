@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations_tools.formats import NOT_LABELLED, VISIBLE, KeypointLabel, write_labelme
 from posekit.datasets.records import AQARecord
 from posekit.datasets.stages import step_of_frame, steps_to_stages
 from posekit.errors import AnnotationError
 from posekit.io import safe_name
+from posekit.labels import NOT_LABELLED, VISIBLE, KeypointLabel, write_labelme
 from posekit.pose.video import IMAGE_SUFFIXES
 
 STAGE_NAMES = {3: ("takeoff", "flight", "entry")}

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations_tools.formats import KeypointLabel, read_any
 from graphs import get_layout
 from posekit.errors import AnnotationError
+from posekit.labels import KeypointLabel, read_any
 
 
 @dataclass
@@ -206,7 +206,7 @@ def validate(path: str | Path, layout: str = "mpii16", image_dir: str | Path | N
     path = Path(path)
     issues: list[Issue] = []
     if path.is_dir():
-        from annotations_tools.formats import read_labelme
+        from posekit.labels import read_labelme
 
         issues, unparseable = _labelme_name_issues(path, layout)
         files = sorted(path.glob("*.json"))

@@ -234,7 +234,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from annotations_tools import formats
+    from posekit import labels as formats
 
     if args.action == "convert":
         labels = formats.read_any(args.src, args.layout, args.image_dir)

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotations_tools.formats import (
+from annotations_tools.review import review
+from annotations_tools.validate import validate
+from graphs import get_layout
+from posekit.errors import AnnotationError
+from posekit.labels import (
     NOT_LABELLED,
     OCCLUDED,
     VISIBLE,
@@ -23,10 +27,6 @@ from annotations_tools.formats import (
     write_labelme_folder,
     write_mpii,
 )
-from annotations_tools.review import review
-from annotations_tools.validate import validate
-from graphs import get_layout
-from posekit.errors import AnnotationError
 
 MPII = get_layout("mpii16")
 

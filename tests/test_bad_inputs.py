@@ -243,7 +243,7 @@ def test_training_never_overwrites_an_earlier_run(tmp_path: Path, tiny_aqa: dict
 
 
 def _labels_two_folders(tmp_path: Path) -> Path:
-    from annotations_tools.formats import KeypointLabel, write_coco
+    from posekit.labels import KeypointLabel, write_coco
 
     labels = [
         KeypointLabel(f"{m}/7/00001.jpg", 64, 48, np.full((16, 2), 10.0 + i), np.full(16, 2), None)
@@ -253,7 +253,7 @@ def _labels_two_folders(tmp_path: Path) -> Path:
 
 
 def test_convert_to_labelme_keeps_images_of_the_same_name_apart(tmp_path: Path, capsys) -> None:
-    from annotations_tools.formats import read_any
+    from posekit.labels import read_any
 
     src = _labels_two_folders(tmp_path)
     rc, _ = _run(["annotate", "convert", src, tmp_path / "lm", "--to", "labelme"], capsys)
@@ -267,7 +267,7 @@ def test_convert_to_labelme_keeps_images_of_the_same_name_apart(tmp_path: Path, 
 
 @pytest.mark.parametrize("bad", ["../evil.jpg", "/etc/evil.jpg", "a/../../evil.jpg"])
 def test_label_image_paths_cannot_leave_the_output_folder(tmp_path: Path, bad: str, capsys) -> None:
-    from annotations_tools.formats import KeypointLabel, write_coco
+    from posekit.labels import KeypointLabel, write_coco
 
     write_coco([KeypointLabel(bad, 64, 48, np.full((16, 2), 5.0), np.full(16, 2), None)], tmp_path / "c.json")
     (tmp_path / "out").mkdir()
@@ -408,7 +408,7 @@ def test_malformed_labelme_is_reported_per_file_and_validation_goes_on(
 def test_labelme_without_image_size_uses_image_dir(tmp_path: Path) -> None:
     from PIL import Image
 
-    from annotations_tools.formats import read_any
+    from posekit.labels import read_any
 
     (tmp_path / "labels").mkdir()
     (tmp_path / "imgs").mkdir()

@@ -204,11 +204,11 @@ def fit_from_labels(
     progress: bool = True,
 ) -> tuple[LayoutMapping, dict]:
     """Fit the BlazePose -> MPII-16 mapping on a labelled set (LabelMe folder, COCO or MPII
-    JSON, as :func:`annotations_tools.formats.read_any` reads them). Returns the mapping and a
+    JSON, as :func:`posekit.labels.read_any` reads them). Returns the mapping and a
     report: PCKh@0.5 with the geometric mapping, with the fitted one (in sample) and held out
     (:func:`held_out_extraction`: per image, or per clip when ``new_group_at`` names the
     images, in label order, that start a new clip; clips are then extracted as clips)."""
-    from annotations_tools.formats import read_any
+    from posekit.labels import read_any
 
     labels_path = Path(labels_path)
     labels = read_any(labels_path, "mpii16", image_dir)

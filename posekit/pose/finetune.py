@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from annotations_tools.formats import KeypointLabel, read_any, write_mpii
 from posekit.errors import PosekitError
 from posekit.io import write_json
+from posekit.labels import KeypointLabel, read_any, write_mpii
 from posekit.paths import REPO_ROOT
 
 CONFIGS = {

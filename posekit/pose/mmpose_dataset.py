@@ -2,7 +2,7 @@
 ``PosekitKeypointDataset``).
 
 mmpose's own ``MpiiDataset`` expects MPII's numeric image names and 1-based MATLAB centres;
-posekit's labels (``annotations_tools.formats.write_mpii``) have any image name, 0-based
+posekit's labels (``posekit.labels.write_mpii``) have any image name, 0-based
 pixel coordinates and the exact athlete box in ``bbox`` (falling back to the square of side
 ``scale * 200`` around ``center``). ``joints_vis`` may be fractional: mmpose uses it as the
 keypoint loss weight (pseudo-labels are weighted lower).

@@ -144,7 +144,6 @@ class AthleteTracker:
         x = self.kf.F @ self.kf.x
         return z_to_box(x[:4, 0])
 
-
     def associate(
         self,
         pred: np.ndarray,
