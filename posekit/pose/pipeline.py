@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from posekit.pose.clean import CleanConfig, clean
+from posekit.pose.detect import box_iou_np
 from posekit.pose.track import (
     BEFORE,
     LOST,
@@ -118,6 +119,14 @@ def _estimate_checked(
     return pose[0], {**info[0], "retried": True}, None
 
 
+def _inside_frame(box: np.ndarray, shape: tuple[int, ...], min_fraction: float = 0.7) -> bool:
+    """Whether most of ``box`` lies in the frame (a pose fitted to the image edge is not the athlete)."""
+    h, w = shape[:2]
+    inner = np.array([max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)])
+    area = lambda b: max(b[2] - b[0], 0) * max(b[3] - b[1], 0)  # noqa: E731
+    return area(inner) >= min_fraction * max(area(box), 1e-9)
+
+
 def _widened(box: np.ndarray, factor: float) -> np.ndarray:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     hw, hh = factor * (box[2] - box[0]) / 2, factor * (box[3] - box[1]) / 2
@@ -155,7 +164,8 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     if i is not None:
         meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing)
     else:
-        meas, how, pose = _reacquire(tr, estimator, frame, [search] + [_widened(b, grow) for b in alt], alt, timing)
+        regions = [search] + [_widened(b, grow) for b in alt]
+        meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing)
         how = how or f"predicted (miss {tr.misses + 1})"
     out["pose"], out["info"] = pose if pose is not None else (None, out["info"])
     st, box, sc = tr.finish(None if meas is None else meas[:4], float(cand[i, 4]) if i is not None else 0.0)
@@ -174,11 +184,21 @@ def _measure_detected(tr: AthleteTracker, estimator, frame, det: np.ndarray, tim
     t0 = time.perf_counter()
     pose, info, pb = _estimate_checked(estimator, frame, det[:4])
     timing["pose"] += time.perf_counter() - t0
-    use_pose = pb is not None and tr.plausible(det, pb)
+    # the pose refines the detected box; it does not move it elsewhere (a pose fitted across two
+    # people, or across the splash, is not the athlete's box)
+    use_pose = pb is not None and tr.plausible(det, pb) and box_iou_np(pb[None, :4], det[None, :4])[0, 0] >= 0.3
     return (pb[:4] if use_pose else det[:4]), "detected" + (", box from the pose" if use_pose else ""), (pose, info)
 
 
-def _reacquire(tr: AthleteTracker, estimator, frame, regions: list[np.ndarray], alt: list[np.ndarray], timing: dict):
+def _reacquire(
+    tr: AthleteTracker,
+    estimator,
+    frame,
+    pred: np.ndarray,
+    regions: list[np.ndarray],
+    alt: list[np.ndarray],
+    timing: dict,
+):
     """The detector missed: the landmarker looks in the (widened) predicted region, then where
     the camera moved the athlete; the first confident, plausible pose re-acquires the track."""
     if estimator is None:
@@ -187,7 +207,7 @@ def _reacquire(tr: AthleteTracker, estimator, frame, regions: list[np.ndarray], 
         t0 = time.perf_counter()
         pose, info, pb = _estimate_checked(estimator, frame, region)
         timing["pose"] += time.perf_counter() - t0
-        if pb is not None and tr.plausible(regions[0], pb, alternatives=alt):
+        if pb is not None and _inside_frame(pb, frame.shape) and tr.plausible(pred, pb, alternatives=alt):
             where = "predicted region" if k == 0 else "camera-moved region"
             return (
                 pb[:4],

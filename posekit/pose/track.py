@@ -63,7 +63,7 @@ class TrackerConfig:
     gate_growth: float = 0.1
     # a candidate 4x larger or smaller than the prediction is someone else or a fit to part of the
     # body (a diver who tucks shrinks about 3x, over several frames)
-    max_area_ratio: float = 4.0
+    max_area_ratio: float = 6.0
     min_score: float = 0.3  # detections below are not associated
     reacquire_score: float = 0.3  # after 2+ missed frames, only a confident detection resumes the track
     score_weight: float = 0.5  # cost = distance / diagonal - score_weight * score
