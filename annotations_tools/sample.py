@@ -59,14 +59,16 @@ def sample_for_labelling(
     predict: bool = True,
     min_conf: float = 0.3,
     seed: int = 0,
+    source: str | Path | None = None,
 ) -> list[Path]:
-    """Copy the chosen frames to ``out`` and write a LabelMe JSON next to each."""
+    """Copy the chosen frames to ``out`` and write a LabelMe JSON next to each. ``source``
+    (the annotation file the records came from) is named when a key is not a safe file name."""
     frames_root, out = Path(frames_root), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for key in choose_clips(records, per_dive, seed):
         rec = records[key]
-        parts = [safe_name(k, "the annotations", "key") for k in (key if isinstance(key, tuple) else (key,))]
+        parts = [safe_name(k, source or "the annotations", "key") for k in (key if isinstance(key, tuple) else (key,))]
         folder = frames_root.joinpath(*parts)
         files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
         if not files:

@@ -274,6 +274,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
             stages=args.stages.split(","),
             stride=args.stride,
             predict=not args.no_predict,
+            source=Path(args.annotations) / "FineDiving_coarse_annotation.pkl",
         )
         print(f"wrote {len(written)} frame(s) with LabelMe pseudo-labels to {args.dst}")
         return 0
