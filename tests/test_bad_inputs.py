@@ -576,3 +576,13 @@ def test_speed21_bad_files_are_named(tmp_path: Path) -> None:
     (root / "metadata.txt").write_bytes(b"r1;1;2021;1;\xff;0;10;6.5;162;1;left;25\n")
     with pytest.raises(AnnotationError, match=r"metadata\.txt.*not UTF-8"):
         SpeedClimbing(root)
+
+
+def test_extract_dataset_refuses_clip_ids_that_collide(tmp_path: Path, capsys) -> None:
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    _faststart_mp4(vids / "dive.mp4", n=3)
+    shutil.copy(vids / "dive.mp4", vids / "dive.mov")
+    rc, err = _run(["extract-dataset", "--videos", vids, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and "dive.mov" in err and "dive.mp4" in err and "would both be clip 'dive'" in err
+    assert not (tmp_path / "out").exists()

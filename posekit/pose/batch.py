@@ -26,16 +26,24 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm", ".mpg", ".mpe
 
 
 def find_clips(frames_root: Path | None = None, videos: Path | None = None) -> dict[str, Path]:
-    """Clip id -> path: leaf folders holding images, or video files (recursively)."""
+    """Clip id -> path: leaf folders holding images, or video files (recursively). Two inputs
+    that would share an id (``dive.gif`` and ``dive.mp4``; ``a/b`` and ``a__b``) are an error
+    naming both: one would never be processed."""
     clips: dict[str, Path] = {}
+
+    def add(cid: str, path: Path) -> None:
+        if cid in clips:
+            raise PosekitError(f"{path} and {clips[cid]} would both be clip '{cid}': rename one of them")
+        clips[cid] = path
+
     if frames_root is not None:
         for d in sorted(p for p in Path(frames_root).rglob("*") if p.is_dir()):
             if any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir()):
-                clips["__".join(d.relative_to(frames_root).parts)] = d
+                add("__".join(d.relative_to(frames_root).parts), d)
     if videos is not None:
         for f in sorted(Path(videos).rglob("*")):
             if f.suffix.lower() in VIDEO_SUFFIXES:
-                clips["__".join(f.relative_to(videos).with_suffix("").parts)] = f
+                add("__".join(f.relative_to(videos).with_suffix("").parts), f)
     return clips
 
 
