@@ -345,6 +345,91 @@ def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: boo
         )
 
 
+def _resume(last_path: Path, model: HPMCoRe, opt: Any, sch: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """Load ``last.pth`` into the model, optimiser, scheduler and RNG; returns history, best, next epoch."""
+    ck = load_checkpoint(last_path)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    sch.load_state_dict(ck["scheduler"])
+    torch.set_rng_state(ck["rng"])
+    return ck["history"], ck["best"], ck["epoch"] + 1
+
+
+def _pair_loader(cfg: dict[str, Any], splits: AQASplits, model: HPMCoRe, bs: int, world: int, rank: int):
+    """Query-exemplar pairs of the training clips (plus unlabelled queries for semi-supervised
+    methods), split over the processes."""
+    pool = splits.train
+    queries = pool + (splits.unlabelled if model.semi_supervised else [])
+    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(queries, cfg), cfg["seed"])
+    pairs = PairDataset(
+        queries,
+        sampler,
+        cfg["data"]["use_dn"],
+        cfg["data"]["use_difficulty"],
+        cfg["data"]["augment"],
+        cfg["data"]["layout"],
+        unlabelled={it.key for it in splits.unlabelled} if model.semi_supervised else None,
+    )
+    dsampler = DistributedSampler(pairs, num_replicas=world, rank=rank, shuffle=True, seed=int(cfg["seed"]))
+    loader = DataLoader(pairs, batch_size=bs // world, sampler=dsampler, collate_fn=collate_pairs, num_workers=0)
+    return pairs, dsampler, loader
+
+
+def _train_epoch(
+    net: torch.nn.Module,
+    model: HPMCoRe,
+    loader: DataLoader,
+    opt: Any,
+    cfg: dict[str, Any],
+    device,
+    desc: str,
+    show: bool,
+) -> tuple[dict[str, float], int]:
+    """One pass over the pairs; returns the summed loss parts and the number of batches."""
+    from tqdm import tqdm
+
+    sums: dict[str, float] = {}
+    n = 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not show)
+    for q, e in bar:
+        q, e = _to(q, device), _to(e, device)
+        out = net(q, e)
+        loss, parts = compute_loss(model, out, q, e, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+        bar.set_postfix(loss=f"{parts['loss']:.3f}")
+    return sums, n
+
+
+def _all_reduce_sums(sums: dict[str, float], n: int, device) -> tuple[dict[str, float], int]:
+    keys = sorted(sums)
+    tot = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
+    dist.all_reduce(tot)
+    return {k: float(v) for k, v in zip(keys, tot[:-1], strict=True)}, int(tot[-1])
+
+
+def _test_best(model: HPMCoRe, splits: AQASplits, cfg: dict[str, Any], work: Path, history: list, device) -> dict:
+    """Evaluate the selected checkpoint (the last epoch when there is no validation split)."""
+    best_path = work / "best.pth"
+    if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
+        save_checkpoint(
+            best_path,
+            {
+                "model": model.state_dict(),
+                "model_config": model.cfg.to_dict(),
+                "method": model.name,
+                "epoch": len(history) - 1,
+            },
+        )
+    ck = load_checkpoint(best_path)
+    model.load_state_dict(ck["model"])
+    return evaluate_and_write(model, splits, cfg, work, history, device, best_epoch=ck["epoch"])
+
+
 def run_training(
     cfg: dict[str, Any], work_dir: str | Path, resume: bool = False, overwrite: bool = False
 ) -> dict[str, Any]:
@@ -373,66 +458,31 @@ def run_training(
     start_epoch = 0
     last_path, best_path = work / "last.pth", work / "best.pth"
     if resume and last_path.exists():
-        ck = load_checkpoint(last_path)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sch.load_state_dict(ck["scheduler"])
-        history, best, start_epoch = ck["history"], ck["best"], ck["epoch"] + 1
-        torch.set_rng_state(ck["rng"])
+        history, best, start_epoch = _resume(last_path, model, opt, sch)
     if rank == 0:
         work.mkdir(parents=True, exist_ok=True)
         atomic_write_text(work / "config.yaml", dump_config(cfg))
     bs = int(t["batch_size"])
     if bs % world:
         raise ConfigError(f"train.batch_size {bs} is not divisible by the {world} processes", cfg.get("_source"))
-    use_diff = cfg["data"]["use_difficulty"]
     pool = splits.train  # labelled clips: exemplars and supervised queries
-    queries = pool + (splits.unlabelled if model.semi_supervised else [])
-    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(queries, cfg), cfg["seed"])
-    pairs = PairDataset(
-        queries,
-        sampler,
-        cfg["data"]["use_dn"],
-        use_diff,
-        cfg["data"]["augment"],
-        cfg["data"]["layout"],
-        unlabelled={it.key for it in splits.unlabelled} if model.semi_supervised else None,
-    )
-    dsampler = DistributedSampler(pairs, num_replicas=world, rank=rank, shuffle=True, seed=int(cfg["seed"]))
-    loader = DataLoader(pairs, batch_size=bs // world, sampler=dsampler, collate_fn=collate_pairs, num_workers=0)
+    pairs, dsampler, loader = _pair_loader(cfg, splits, model, bs, world, rank)
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    from tqdm import tqdm
-
     model_cfg = model.cfg.to_dict()
     for epoch in range(start_epoch, int(t["epochs"])):
         model.train()
         pairs.set_epoch(epoch)
         dsampler.set_epoch(epoch)
-        sums: dict[str, float] = {}
-        n = 0
         t0 = time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=rank != 0 or not t["progress"])
-        for q, e in bar:
-            q, e = _to(q, device), _to(e, device)
-            out = net(q, e)
-            loss, parts = compute_loss(model, out, q, e, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            n += 1
-            bar.set_postfix(loss=f"{parts['loss']:.3f}")
+        show = rank == 0 and bool(t["progress"])
+        sums, n = _train_epoch(net, model, loader, opt, cfg, device, f"epoch {epoch + 1}/{t['epochs']}", show)
         sch.step()
         if world > 1:  # log the mean over all ranks, not rank 0's share
-            keys = sorted(sums)
-            tot = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
-            dist.all_reduce(tot)
-            sums, n = {k: float(v) for k, v in zip(keys, tot[:-1], strict=True)}, int(tot[-1])
+            sums, n = _all_reduce_sums(sums, n, device)
         rec: dict[str, Any] = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}}
         rec["seconds"] = time.perf_counter() - t0
         rec["samples_per_s"] = len(dsampler) * world / max(rec["seconds"], 1e-9)
@@ -466,19 +516,7 @@ def run_training(
             write_json(work / "history.json", history)
     summary: dict[str, Any] = {}
     if rank == 0:
-        if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
-            save_checkpoint(
-                best_path,
-                {
-                    "model": model.state_dict(),
-                    "model_config": model_cfg,
-                    "method": model.name,
-                    "epoch": len(history) - 1,
-                },
-            )
-        ck = load_checkpoint(best_path)
-        model.load_state_dict(ck["model"])
-        summary = evaluate_and_write(model, splits, cfg, work, history, device, best_epoch=ck["epoch"])
+        summary = _test_best(model, splits, cfg, work, history, device)
     if world > 1:
         dist.barrier()
         if started:
