@@ -22,8 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from graphs import available_layouts, build_hierarchy
+from posekit import metrics, viz
+from posekit.datasets import FineDiving, SpeedClimbing
 from posekit.io import write_json
 from posekit.paths import shared_data
+from posekit.skeleton import SkeletonSequence
 
 # A standing MPII-16 pose (image coordinates, y down, about 1.7 units tall), used only to
 # generate a sequence when no real skeletons are available.
@@ -68,16 +72,8 @@ def generated_somersault(T: int = 64, seed: int = 0) -> Any:
     return SkeletonSequence(data, layout="mpii16", fps=25.0, meta={"source": "generated somersault", "seed": seed})
 
 
-def run(out: Path, seed: int = 0) -> dict[str, Any]:
-    from graphs import available_layouts, build_hierarchy
-    from posekit import metrics, viz
-    from posekit.datasets import FineDiving, SpeedClimbing
-    from posekit.skeleton import SkeletonSequence
-
-    t0 = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"posekit_demo": "foundation", "seed": seed, "outputs": {}}
-
+def _step_layouts(out: Path, report: dict[str, Any], seed: int) -> None:
+    """Layouts and their hierarchies."""
     # 1. layouts and hierarchies
     report["layouts"] = {}
     for name in available_layouts():
@@ -93,6 +89,9 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     )
     print(build_hierarchy("mpii16").describe())
 
+
+def _step_skeleton(out: Path, report: dict[str, Any], seed: int) -> None:
+    """The skeleton data model on a real (or generated) sequence."""
     # 2. skeleton data model
     climb_root = shared_data("speed_climbing")
     if climb_root is not None:
@@ -119,6 +118,9 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     report["outputs"]["skeleton_npz"] = str(path)
     report["outputs"]["skeleton_plot"] = str(viz.plot_sequence(fixed, out / "skeleton.png", title=source))
 
+
+def _step_finediving(out: Path, report: dict[str, Any], seed: int) -> None:
+    """FineDiving annotations -> stage boundaries."""
     # 3. FineDiving annotations -> stage boundaries
     fd_root = shared_data("finediving", "annotations")
     if fd_root is not None:
@@ -136,6 +138,9 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
         shown = {f"{k[0][:28]}#{k[1]} {fd[k].dive_number}": fd.stage_boundaries(k) for k in test[:12]}
         report["outputs"]["stage_plot"] = str(viz.plot_stage_timelines(shown, 96, out / "stages_finediving.png"))
 
+
+def _step_extract(out: Path, report: dict[str, Any], seed: int) -> None:
+    """Job 1: extract the athlete's skeleton from a clip."""
     # 5. job 1: extract the athlete's skeleton from a clip (the real dive when present)
     from posekit.pose import ExtractConfig, extract
     from posekit.pose.testclip import make_tracking_clip
@@ -165,6 +170,9 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
         f"{r['fps_processed']:.2f} frames/s"
     )
 
+
+def _step_metrics(out: Path, report: dict[str, Any], seed: int) -> None:
+    """Metrics on the released predictions (or generated scores)."""
     # 4. metrics
     gm = shared_data("golden_metrics")
     rows = {}
@@ -184,6 +192,9 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     for name, r in rows.items():
         print(f"{name}: SRCC {r['srcc']:.4f}  R-l2x100 {r['r_l2_x100']:.4f}  MSE {r['mse']:.2f}")
 
+
+def _step_train(out: Path, report: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Job 2: train a small fused model on generated dives."""
     # 6. job 2: train a small fused model (HP-MCoRe) on generated dives with known flaws
     from posekit.training import load_config, run_training
 
@@ -209,7 +220,11 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     report["outputs"]["train_metrics"] = str(out / "train" / "metrics_test.json")
     for p in summary["plots"]:
         report["outputs"][f"train_{Path(p).stem}"] = p
+    return cfg
 
+
+def _step_explain(out: Path, report: dict[str, Any], seed: int, cfg: dict[str, Any]) -> None:
+    """Job 3: explain one prediction of that model."""
     # 7. job 3: explain one prediction of that model - which joints, frames and stages moved it
     import warnings
 
@@ -245,6 +260,19 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     }
     print(f"explanation of generated dive {expl.key}:\n  " + expl.summary().replace("\n", "\n  "))
 
+
+def run(out: Path, seed: int = 0) -> dict[str, Any]:
+    t0 = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"posekit_demo": "foundation", "seed": seed, "outputs": {}}
+
+    _step_layouts(out, report, seed)
+    _step_skeleton(out, report, seed)
+    _step_finediving(out, report, seed)
+    _step_extract(out, report, seed)
+    _step_metrics(out, report, seed)
+    cfg = _step_train(out, report, seed)
+    _step_explain(out, report, seed, cfg)
     report["seconds"] = round(time.time() - t0, 2)
     report["outputs"]["report"] = str(write_json(out / "report.json", report))
     return report
