@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import posekit
 from posekit.errors import GraphsError, PosekitError
@@ -443,19 +444,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo.cli(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="posekit",
-        description="Skeleton-first action quality assessment: video -> skeletons -> scores -> explanations.",
-    )
-    ap.add_argument("--version", action="version", version=f"posekit {posekit.__version__}")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("demo", help="run the toolkit end to end on embedded data, write demo_out/")
-    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_demo)
-
+def _add_pose_commands(sub: Any) -> None:
+    """Job 1: video -> skeletons, labels, fine-tuning."""
     p = sub.add_parser("extract", help="broadcast clip -> clean athlete skeleton (.npz + QC report + overlay)")
     p.add_argument("video", type=Path, help="video file (mp4/avi/mov/gif) or a folder of frames")
     p.add_argument("--out", type=Path, required=True, help="output skeleton .npz")
@@ -526,7 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trust_arg(p)
     p.set_defaults(func=_cmd_pose_finetune)
 
-    p = sub.add_parser("train", help="train an AQA model (HP-MCoRe) from a YAML config; resumable; DDP via torchrun")
+
+def _add_aqa_commands(sub: Any) -> None:
+    """Jobs 2 and 3: training, evaluation, explanation, data for them."""
+    p = sub.add_parser(
+        "train",
+        help="train an AQA model (the config's method: hpmcore, tsa, core, ...); resumable; DDP via torchrun",
+    )
     p.add_argument("config", type=Path, help="configs/aqa/*.yaml")
     p.add_argument("--work-dir", type=Path, help="output folder (default: work_dirs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pth (same config)")
@@ -588,6 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_features)
 
+
+def _add_tool_commands(sub: Any) -> None:
+    """The demo and small tools."""
     p = sub.add_parser("layouts", help="list skeleton layouts, or show one with its hierarchy")
     p.add_argument("name", nargs="?", help="layout name or YAML path")
     p.add_argument("--json", action="store_true", help="print the layout as JSON")
@@ -608,6 +607,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["finediving", "mtl-aqa", "speed-climbing"])
     p.add_argument("root", type=Path, help="annotation folder")
     p.set_defaults(func=_cmd_dataset_info)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="posekit",
+        description="Skeleton-first action quality assessment: video -> skeletons -> scores -> explanations.",
+    )
+    ap.add_argument("--version", action="version", version=f"posekit {posekit.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the toolkit end to end on embedded data, write demo_out/")
+    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+    _add_pose_commands(sub)
+    _add_aqa_commands(sub)
+    _add_tool_commands(sub)
     return ap
 
 
