@@ -339,6 +339,8 @@ def extract(
     # frames without the athlete (before the track, after it was lost) stay empty
     cleaned.data[~has] = 0
     cleaned.interpolated[~has] = False
+    if has.any():  # the fractions are of the frames that have the athlete, not of the emptied ones
+        clean_report["interpolated_fraction"] = round(float(cleaned.interpolated[has].mean()), 4)
 
     conf = raw.confidence
     report: dict[str, Any] = {
