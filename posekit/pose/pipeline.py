@@ -154,18 +154,18 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     if tr.started and _outside(pred, clip.size) and not any(not _outside(b, clip.size) for b in alt):
         tr.lost = True
         return {**out, "status": LOST, "box": None, "score": 0.0, "cand": 0, "how": "lost: left the frame"}
-    search = _widened(pred, 1 + tr.cfg.widen_per_miss * tr.misses)
+    grow = 1 + tr.cfg.widen_per_miss * tr.misses  # the search region widens with every miss
+    search = _widened(pred, grow)
     t0 = time.perf_counter()
     cand = np.asarray(detector(frame, rois=[pred, *alt] if not tr.misses else [pred, search, *alt]))
     timing["detect"] += time.perf_counter() - t0
     app = None if tr.appearance is None else [bhattacharyya(colour_histogram(frame, c), tr.appearance) for c in cand]
     i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
-    grow = 1 + tr.cfg.widen_per_miss * tr.misses
     if i is not None:
         meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing)
     else:
         regions = [search] + [_widened(b, grow) for b in alt]
-        meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing)
+        meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing, grow)
         how = how or f"predicted (miss {tr.misses + 1})"
     out["pose"], out["info"] = pose if pose is not None else (None, out["info"])
     st, box, sc = tr.finish(None if meas is None else meas[:4], float(cand[i, 4]) if i is not None else 0.0)
@@ -198,6 +198,7 @@ def _reacquire(
     regions: list[np.ndarray],
     alt: list[np.ndarray],
     timing: dict,
+    grow: float,
 ):
     """The detector missed: the landmarker looks in the (widened) predicted region, then where
     the camera moved the athlete; the first confident, plausible pose re-acquires the track."""
@@ -211,7 +212,7 @@ def _reacquire(
             where = "predicted region" if k == 0 else "camera-moved region"
             return (
                 pb[:4],
-                f"re-acquired by the landmarker ({where}, x{1 + tr.cfg.widen_per_miss * tr.misses:.1f})",
+                f"re-acquired by the landmarker ({where}, x{grow:.1f})",
                 (
                     pose,
                     info,
@@ -226,7 +227,7 @@ def track_athlete(
     """Detect and track the athlete over the clip; with an ``estimator`` the pose is estimated
     online on each frame's athlete box (and re-acquires the athlete when the detector misses)."""
     T = len(clip)
-    timing = {"detect": 0.0, "track": 0.0, "pose": 0.0}
+    timing = {"detect": 0.0, "pose": 0.0}
     res = TrackResult(np.full((T, 4), np.nan), [BEFORE] * T, np.zeros(T), [0] * T, ["before the track"] * T)
     res.camera_shift, res.timing = [0.0] * T, timing
     if estimator is not None:

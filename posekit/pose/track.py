@@ -358,8 +358,10 @@ def colour_histogram(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 
 def bhattacharyya(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    """Bhattacharyya distance ``sqrt(1 - sum sqrt(a b))`` of two normalised histograms (0 =
-    identical, 1 = disjoint; 0.5 when either is unknown)."""
+    """Bhattacharyya distance of two histograms (OpenCV ``HISTCMP_BHATTACHARYYA``: 0 =
+    identical, 1 = disjoint); 0.5 when either is unknown."""
     if a is None or b is None:
         return 0.5
-    return float(np.sqrt(max(1.0 - float(np.sqrt(a * b).sum()), 0.0)))
+    import cv2
+
+    return float(cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA))

@@ -305,14 +305,13 @@ def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T
 
 
 # ---------------------------------------------------------------------- train
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (private ``_`` keys left out)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if not str(k).startswith("_"):
-            out.update(_flat(v, f"{prefix}{k}."))
-    return out if prefix == "" else out
+            out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 RESUME_MAY_CHANGE = ("train.epochs", "train.progress", "train.num_threads", "work_dir")
@@ -329,8 +328,8 @@ def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: boo
         if old_path.exists() and not overwrite:
             import yaml
 
-            old = {k.rstrip("."): v for k, v in _flat(yaml.safe_load(old_path.read_text()) or {}).items()}
-            new = {k.rstrip("."): v for k, v in _flat(yaml.safe_load(dump_config(cfg)) or {}).items()}
+            old = _flat(yaml.safe_load(old_path.read_text()) or {})
+            new = _flat(yaml.safe_load(dump_config(cfg)) or {})
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE)
             if diff:
                 shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
