@@ -218,3 +218,34 @@ def test_unknown_method_and_options_are_config_errors(tiny_cfg_path):
     assert set(METHODS) == {"hpmcore", "tsa", "core", "sapnet", "progressive", "decoupling"}
     with pytest.raises(ValueError, match="dynamic_dim"):
         build_method("tsa", {"T": 24, "K": 3, "dim": 16})
+
+
+# ---------------------------------------------------------------------- one interface
+def test_every_method_is_an_aqamethod_built_from_typed_options(tmp_path):
+    """Every method implements :class:`AQAMethod` and is built from its typed config: the
+    loss weights travel in HP-MCoRe's config (never a YAML dict read in the model), and a
+    method that does not read ``loss:`` refuses a changed one instead of ignoring it."""
+    from posekit.methods import method_config
+    from posekit.models.base import AQAMethod
+    from posekit.models.hpmcore import HPMCoReLoss
+    from posekit.training.config import model_section
+
+    for name, cls in METHODS.items():
+        assert issubclass(cls, AQAMethod), name
+    d = copy.deepcopy(TINY_AQA)
+    d["loss"] = {"cont": 0.25, "tau": 0.2}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    cfg = load_config(tmp_path / "c.yaml")
+    conf = method_config("hpmcore", model_section(cfg))
+    assert conf.loss == HPMCoReLoss(cont=0.25, tau=0.2)
+    assert conf.to_dict()["loss"]["tau"] == 0.2
+    assert type(conf).from_dict(conf.to_dict()).loss == conf.loss  # checkpoints round-trip
+    d["method"] = "core"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError, match="does not read the loss: section"):
+        load_config(tmp_path / "c.yaml")
+    d["loss"] = {"tau": -1.0}
+    d["method"] = "hpmcore"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError, match="tau"):
+        load_config(tmp_path / "c.yaml")

@@ -11,17 +11,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
-from torch import nn
-
-from posekit.methods.base import AQAMethod, MethodConfig
+from posekit.methods.base import MethodConfig
 from posekit.methods.core import CoRe
 from posekit.methods.decoupling import ScoreDecoupling
 from posekit.methods.progressive import Progressive
 from posekit.methods.sapnet import SAPNet
 from posekit.methods.tsa import TSA
-from posekit.models.hpmcore import HPMCoRe, HPMCoReConfig
+from posekit.models.base import AQAMethod
+from posekit.models.hpmcore import HPMCoRe, HPMCoReLoss
 
 METHODS: dict[str, Any] = {
     "hpmcore": HPMCoRe,
@@ -42,13 +42,26 @@ def method_class(name: str, where: str | None = None) -> Any:
 
 
 def method_config(name: str, model: dict[str, Any], where: str | None = None) -> Any:
-    """The validated ``model:`` section of method ``name``."""
-    cls = method_class(name, where)
-    conf_cls = HPMCoReConfig if cls is HPMCoRe else cls.config_class
+    """The validated config of method ``name``: the ``model:`` options, with the ``loss:``
+    weights under ``loss`` for a method whose objective takes them (HP-MCoRe eq. 23). The
+    other methods keep their loss weights among their model options, so a ``loss:`` section
+    other than the default is an error for them rather than silently unused."""
+    from posekit.errors import ConfigError
+
+    conf_cls = method_class(name, where).config_class
+    model = dict(model)
+    if "loss" in model and "loss" not in {f.name for f in fields(conf_cls)}:
+        if model.pop("loss") != HPMCoReLoss().to_dict():
+            raise ConfigError(
+                f"method {name} does not read the loss: section (its loss weights are model options: "
+                f"{sorted(f.name for f in fields(conf_cls) if f.name.startswith('w_'))})",
+                where,
+                "loss",
+            )
     return conf_cls.from_dict(model, where)
 
 
-def build_method(name: str, model: dict[str, Any], where: str | None = None) -> nn.Module:
+def build_method(name: str, model: dict[str, Any], where: str | None = None) -> AQAMethod:
     return method_class(name, where)(method_config(name, model, where))
 
 

@@ -1,23 +1,5 @@
-"""What every AQA method shares: its config, the per-frame encoder and the trainer interface.
-
-A method is an ``nn.Module`` that the trainer (:mod:`posekit.training.trainer`), the
-metrics and :func:`posekit.explain.explain` drive through one interface, the one
-:class:`posekit.models.HPMCoRe` has:
-
-* ``encode(batch, use_labels=False, fixed_boundaries=None) -> Encoded`` - everything that
-  depends on one video alone; ``fixed_boundaries`` pools on given stages (explanations);
-* ``forward(query, exemplar) -> {"pred", "stage_delta", "query", "exemplar", ...}`` - one
-  training pair (single-video methods score both videos of the pair);
-* ``loss(out, query, exemplar, cfg) -> (total, parts)`` - the method's own objective;
-* ``vote(q, exemplars, targets) -> {"pred", "per_exemplar", "stage_delta"}`` - test-time
-  scoring (multi-exemplar voting for pairwise methods; the direct score for the others,
-  repeated per exemplar so the outputs have one shape);
-* ``prepare(train_items, cfg)`` - set-up from the training split (score scale, bins);
-* ``segments`` (predicts stage boundaries: AIoU is reported), ``stage_weights()``.
-
-Inputs are the dicts of :func:`posekit.training.data.item_tensors`: ``pose`` ``(N, C, T, V)``,
-``dynamic`` ``(N, T_c, D_d)``, ``static`` ``(N, T_s, D_s)``, ``boundaries`` ``(N, K - 1)``,
-``target``; semi-supervised training adds ``labelled`` ``(N,)`` (0 for unlabelled clips).
+"""What the methods of :mod:`posekit.methods` share: their config, the per-frame encoder and
+a base that keeps a score mean. The interface itself is :class:`posekit.models.base.AQAMethod`.
 """
 
 from __future__ import annotations
@@ -28,7 +10,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from posekit.models.hpmcore import Encoded, ModelOptions
+from posekit.models.base import AQAMethod as _Interface
+from posekit.models.base import Encoded, ModelOptions, uniform_boundaries
 from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
@@ -98,40 +81,17 @@ def mlp(i: int, h: int, o: int, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(nn.Linear(i, h), nn.ReLU(), nn.Dropout(dropout), nn.Linear(h, o))
 
 
-class AQAMethod(nn.Module):
-    """Base of the methods in :mod:`posekit.methods` (see the module docstring)."""
+class AQAMethod(_Interface):
+    """Base of the methods in :mod:`posekit.methods`: the interface plus a score mean (outputs
+    are regressed in units of the spread around it) and pair training that scores both videos."""
 
-    name: ClassVar[str] = "method"
-    pairwise: ClassVar[bool] = False
-    semi_supervised: ClassVar[bool] = False
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
 
     def __init__(self, cfg: MethodConfig):
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
-        self.register_buffer("score_scale", torch.ones(()))
+        super().__init__(cfg)
         self.register_buffer("score_mean", torch.zeros(()))
 
-    fusion = None  # no pose-guided attention to report
-
-    @property
-    def segments(self) -> bool:
-        return False
-
-    def stage_weights(self) -> torch.Tensor | None:
-        return None
-
-    def prepare(self, train: list[Any], cfg: dict[str, Any]) -> None:
-        """Score mean / spread of the labelled training clips (outputs are regressed in
-        units of the spread around the mean)."""
-        t = torch.tensor([it.target(cfg["data"]["use_difficulty"]) for it in train], dtype=torch.float32)
-        self.score_mean.fill_(float(t.mean()))
-        self.score_scale.fill_(float(max(t.std(), 1e-3)))
-
     def _uniform(self, N: int, device: torch.device) -> torch.Tensor:
-        from posekit.models.hpmcore import uniform_boundaries
-
         return uniform_boundaries(N, self.cfg.T, self.cfg.K, device)
 
     # single-video methods: score(q) -> (pred (N,), per-stage scores (N, K))
@@ -152,16 +112,6 @@ class AQAMethod(nn.Module):
         pred, stages = self.score(q)
         M = max(len(exemplars), 1)
         return {"pred": pred, "per_exemplar": pred[:, None].expand(-1, M), "stage_delta": stages}
-
-    def encode(
-        self, batch: dict[str, torch.Tensor], use_labels: bool = False, fixed_boundaries: torch.Tensor | None = None
-    ) -> Encoded:
-        raise NotImplementedError
-
-    def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        raise NotImplementedError
 
 
 def labelled_mask(batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, parts_dict
-from posekit.models.hpmcore import Encoded
+from posekit.models.base import Encoded
 
 
 @dataclass
@@ -105,11 +105,11 @@ class CoRe(AQAMethod):
         self.tree = RegressionTree(c.mlp_hidden, c.depth)
         self.register_buffer("edges", torch.linspace(-1.0, 1.0, 2**c.depth + 1))
 
-    def prepare(self, train: list[Any], cfg: dict[str, Any]) -> None:
+    def prepare(self, targets: np.ndarray, seed: int) -> None:
         """Score scale, and the group edges from the relative scores of random training pairs."""
-        super().prepare(train, cfg)
-        t = np.array([it.target(cfg["data"]["use_difficulty"]) for it in train])
-        rng = np.random.default_rng(int(cfg["seed"]))
+        super().prepare(targets, seed)
+        t = np.asarray(targets, dtype=np.float64)
+        rng = np.random.default_rng(int(seed))
         n = min(self.cfg.bin_pairs, len(t) * (len(t) - 1))
         i, j = rng.integers(0, len(t), n), rng.integers(0, len(t), n)
         keep = i != j
@@ -156,7 +156,7 @@ class CoRe(AQAMethod):
         return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Group classification (NLL of the true leaf) + in-leaf offset regression."""
         delta = (q["target"] - e["target"]).float() / self.score_scale

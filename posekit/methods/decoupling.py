@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, mlp, parts_dict
-from posekit.models.hpmcore import Encoded
+from posekit.models.base import Encoded
 
 
 @dataclass
@@ -143,7 +143,7 @@ class ScoreDecoupling(AQAMethod):
         return self.score_mean + z * self.score_scale, (z * self.score_scale)[:, None]
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.cfg
         a, b = out["query"].extra, out["exemplar"].extra

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, mlp, parts_dict
-from posekit.models.hpmcore import Encoded
+from posekit.models.base import Encoded
 from posekit.models.segmentation import stage_pool
 
 
@@ -159,7 +159,7 @@ class Progressive(AQAMethod):
         return self.score_mean + x["z"] * self.score_scale, x["s"] * self.score_scale
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """MSE of the final score + sub-score regression onto the pseudo sub-scores (first
         and refined heads) + masked-clip consistency."""

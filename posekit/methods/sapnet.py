@@ -42,7 +42,7 @@ from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, labelled_mask, masked_mse, mlp, parts_dict
 from posekit.methods.tsa import DownUp
-from posekit.models.hpmcore import Encoded
+from posekit.models.base import Encoded
 from posekit.models.segmentation import monotone_decode, stage_pool
 
 
@@ -178,9 +178,9 @@ class SAPNet(AQAMethod):
         self.register_buffer("bin_centres", torch.linspace(-1.5, 1.5, c.bins))
         self._step = 0
 
-    def prepare(self, train: list[Any], cfg: dict[str, Any]) -> None:
-        super().prepare(train, cfg)
-        t = np.array([it.target(cfg["data"]["use_difficulty"]) for it in train])
+    def prepare(self, targets: np.ndarray, seed: int) -> None:
+        super().prepare(targets, seed)
+        t = np.asarray(targets, dtype=np.float64)
         z = (t - float(self.score_mean)) / float(self.score_scale)
         q = np.quantile(z, (np.arange(self.cfg.bins) + 0.5) / self.cfg.bins)
         self.bin_centres.copy_(torch.from_numpy(q).float())
@@ -225,7 +225,7 @@ class SAPNet(AQAMethod):
         return pred, (z * self.score_scale)[:, None]
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Eq. 11 over both clips of the pair (the exemplar is a labelled clip)."""
         c = self.cfg

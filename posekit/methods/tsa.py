@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.methods.base import AQAMethod, FrameEncoder, MethodConfig, mlp, parts_dict
-from posekit.models.hpmcore import Encoded, relative_vote
+from posekit.models.base import Encoded, relative_vote
 from posekit.models.segmentation import stage_pool
 
 
@@ -179,7 +179,7 @@ class TSA(AQAMethod):
         return relative_vote(self.relative, q, exemplars, exemplar_targets)
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Eq. 9: ``sum_k L_BCE(p_k) + L_MSE`` (MSE in units of the training score spread)."""
         mse = torch.mean(((out["pred"] - q["target"]) / self.score_scale) ** 2)

@@ -1,7 +1,9 @@
-"""Score models: HP-MCoRe and its parts (one module per part)."""
+"""Score models: the method interface (:mod:`posekit.models.base`), HP-MCoRe and its parts
+(one module per part)."""
 
+from posekit.models.base import AQAMethod, Encoded, ModelOptions, Options
 from posekit.models.fusion import PoseGuidedFusion
-from posekit.models.hpmcore import HPMCoRe, HPMCoReConfig
+from posekit.models.hpmcore import HPMCoRe, HPMCoReConfig, HPMCoReLoss
 from posekit.models.losses import contrastive_loss, stage_contrastive_loss
 from posekit.models.regression import MultiStageRegressor
 from posekit.models.segmentation import ProcedureSegmentation, monotone_decode, stage_pool
@@ -9,6 +11,11 @@ from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
 __all__ = [
+    "AQAMethod",
+    "Encoded",
+    "HPMCoReLoss",
+    "ModelOptions",
+    "Options",
     "DynamicVisualEncoder",
     "HPMCoRe",
     "HPMCoReConfig",

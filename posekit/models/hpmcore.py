@@ -16,12 +16,12 @@ and (in the loss) the contrastive loss kind.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
+from posekit.models.base import AQAMethod, Encoded, ModelOptions, Options, relative_vote, uniform_boundaries
 from posekit.models.fusion import FUSION_KINDS, PoseGuidedFusion
 from posekit.models.losses import contrastive_loss
 from posekit.models.regression import MultiStageRegressor
@@ -30,68 +30,30 @@ from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
 
-class ModelOptions:
-    """The ``model:`` section of a config as a dataclass (mixin for :class:`HPMCoReConfig` and
-    :class:`posekit.methods.base.MethodConfig`): unknown options and bad values are
-    :class:`~posekit.errors.ConfigError` naming the file and the option."""
+@dataclass
+class HPMCoReLoss(Options):
+    """The weights of eq. 23 (the ``loss:`` section of an AQA config): ``aqa`` (eq. 21),
+    ``ce`` (segmentation, eq. 7), ``cont`` (stage-wise contrastive, eq. 16) of kind
+    ``cont_kind`` (stage | infonce | none) at temperature ``tau``."""
 
-    dve: bool
-    sve: bool
-    hse: bool
-    K: int
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str | None = None) -> Any:
-        from posekit.errors import ConfigError
-
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown model option(s) {unknown}; expected some of {sorted(names)}", where, "model")
-        cfg = cls(**d)
-        cfg.validate(where)
-        return cfg
+    section: ClassVar[str] = "loss"
+    aqa: float = 1.0
+    ce: float = 1.0
+    cont: float = 1.0
+    cont_kind: str = "stage"
+    tau: float = 0.5
 
     def validate(self, where: str | None = None) -> None:
         from posekit.errors import ConfigError
 
-        self._check_types(where)
-        if not (self.dve or self.sve or self.hse):
-            raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
-        if self.K < 1:
-            raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
-
-    def _check_types(self, where: str | None) -> None:
-        """Each option has its default's type: booleans, strings, integers (>= 1 where the
-        default is, else >= 0) and finite numbers >= 0."""
-        import math
-
-        from posekit.errors import ConfigError
-
-        for f in fields(self):  # type: ignore[arg-type]
-            v, d = getattr(self, f.name), f.default
-            if isinstance(d, bool):
-                ok, what = isinstance(v, bool), "true or false"
-            elif isinstance(d, int):
-                lo = 1 if d >= 1 else 0
-                ok, what = isinstance(v, int) and not isinstance(v, bool) and v >= lo, f"an integer >= {lo}"
-            elif isinstance(d, float):
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                what = "a finite number >= 0"
-            elif isinstance(d, str):
-                ok, what = isinstance(v, str), "a string"
-            else:
-                continue
-            if not ok:
-                raise ConfigError(f"model.{f.name} must be {what}, got {v!r}", where, f"model.{f.name}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        super().validate(where)
+        if self.tau <= 0:
+            raise ConfigError(f"loss.tau must be > 0, got {self.tau}", where, "loss.tau")
 
 
 @dataclass
 class HPMCoReConfig(ModelOptions):
-    """The ``model:`` section of an AQA YAML config."""
+    """The ``model:`` section of an AQA YAML config, with the ``loss:`` weights."""
 
     layout: str = "mpii16"
     in_channels: int = 3
@@ -120,11 +82,13 @@ class HPMCoReConfig(ModelOptions):
     decoder_heads: int = 4
     mlp_hidden: int = 64
     dropout: float = 0.0
+    loss: HPMCoReLoss = field(default_factory=HPMCoReLoss)
 
     def validate(self, where: str | None = None) -> None:
         from posekit.errors import ConfigError
 
         super().validate(where)
+        self.loss.validate(where)
         if self.fusion not in FUSION_KINDS:
             raise ConfigError(f"fusion must be one of {FUSION_KINDS}, got {self.fusion!r}", where, "model.fusion")
         if self.stage_source not in ("predicted", "uniform"):
@@ -133,70 +97,14 @@ class HPMCoReConfig(ModelOptions):
             raise ConfigError(f"seg_input must be auto|dynamic|skeleton|static, got {self.seg_input!r}", where)
 
 
-@dataclass
-class Encoded:
-    """What :meth:`HPMCoRe.encode` returns for a batch of videos."""
-
-    fused: torch.Tensor | None  # (N, K, L, D) fused (or single-stream) stage tokens
-    static: torch.Tensor | None  # (N, K, L, D)
-    seg_logits: torch.Tensor | None  # (N, T, K)
-    boundaries: torch.Tensor  # (N, K - 1) used for pooling
-    predicted_boundaries: torch.Tensor  # (N, K - 1)
-    joints: torch.Tensor | None  # (N, T, V, D) skeletal joint features
-    extra: dict[str, torch.Tensor] | None = None  # method-specific per-video tensors (posekit.methods)
-
-    def stage_features(self) -> dict[str, torch.Tensor]:
-        """Mean of each stage's tokens ``(N, K, D)`` per stream (for the contrastive loss)."""
-        out = {}
-        if self.fused is not None:
-            out["fused"] = self.fused.mean(dim=2)
-        if self.static is not None:
-            out["static"] = self.static.mean(dim=2)
-        return out
-
-    def index(self, idx: torch.Tensor) -> Encoded:
-        pick = lambda x: None if x is None else x[idx]  # noqa: E731
-        return Encoded(
-            pick(self.fused),
-            pick(self.static),
-            pick(self.seg_logits),
-            self.boundaries[idx],
-            self.predicted_boundaries[idx],
-            pick(self.joints),
-            None if self.extra is None else {k: v[idx] for k, v in self.extra.items()},
-        )
-
-    @staticmethod
-    def cat(encs: list[Encoded]) -> Encoded:
-        """Concatenate batches (joint features are dropped: evaluation does not need them)."""
-        cat = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
-        extra = encs[0].extra
-        return Encoded(
-            cat([x.fused for x in encs]),
-            cat([x.static for x in encs]),
-            cat([x.seg_logits for x in encs]),
-            torch.cat([x.boundaries for x in encs]),
-            torch.cat([x.predicted_boundaries for x in encs]),
-            None,
-            None if extra is None else {k: torch.cat([x.extra[k] for x in encs]) for k in extra},  # type: ignore[index]
-        )
-
-
-def uniform_boundaries(N: int, T: int, K: int, device: torch.device | None = None) -> torch.Tensor:
-    """``K`` stages of (nearly) equal length."""
-    b = torch.tensor([round((k + 1) * T / K) - 1 for k in range(K - 1)], dtype=torch.long, device=device)
-    return b.expand(N, K - 1).clone()
-
-
-class HPMCoRe(nn.Module):
+class HPMCoRe(AQAMethod):
     name = "hpmcore"
     pairwise = True  # scores a query against exemplars (eq. 19, 24)
     semi_supervised = False
+    config_class = HPMCoReConfig
 
     def __init__(self, cfg: HPMCoReConfig):
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
+        super().__init__(cfg)
         D = cfg.dim
         if cfg.dve and not cfg.dynamic_dim:
             raise ValueError("dve is on but dynamic_dim is unknown (set it or let the trainer infer it)")
@@ -223,7 +131,6 @@ class HPMCoRe(nn.Module):
         self.regressor = MultiStageRegressor(
             D, cfg.K, has_fused, cfg.sve, cfg.decoder_layers, cfg.decoder_heads, cfg.mlp_hidden, cfg.dropout
         )
-        self.register_buffer("score_scale", torch.ones(()))
 
     def _seg_input(self) -> str:
         c = self.cfg
@@ -241,11 +148,6 @@ class HPMCoRe(nn.Module):
     def stage_weights(self) -> torch.Tensor:
         """Learned normalised stage weights lambda_k (eq. 20)."""
         return self.regressor.stage_weights
-
-    def prepare(self, train: list[Any], cfg: dict[str, Any]) -> None:
-        """Set up from the training split before training (score scale for eq. 21)."""
-        targets = torch.tensor([it.target(cfg["data"]["use_difficulty"]) for it in train])
-        self.score_scale.fill_(float(max(targets.std(), 1e-3)))
 
     # ------------------------------------------------------------------ encode
     def encode(
@@ -319,10 +221,10 @@ class HPMCoRe(nn.Module):
         return relative_vote(self.relative, q, exemplars, exemplar_targets)
 
     def loss(
-        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
+        self, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Eq. 23 with the weights of ``cfg['loss']``: ``w_aqa L_aqa + w_ce L_ce + w_cont L_cont``."""
-        w = cfg["loss"]
+        """Eq. 23 with the config's loss weights: ``w_aqa L_aqa + w_ce L_ce + w_cont L_cont``."""
+        w = self.cfg.loss
         l_aqa = torch.mean(((out["pred"] - q["target"]) / self.score_scale) ** 2)  # eq. 21
         l_ce = out["pred"].new_zeros(())
         qe: Encoded = out["query"]
@@ -332,27 +234,13 @@ class HPMCoRe(nn.Module):
             for enc, b in ((qe, q["boundaries"]), (ee, e["boundaries"])):
                 l_ce = l_ce + self.segmenter.loss(enc.seg_logits, segmentation_labels(b, T))  # eq. 7
         l_cont = out["pred"].new_zeros(())
-        if w["cont"] and w["cont_kind"] != "none":
+        if w.cont and w.cont_kind != "none":
             fq, fe = qe.stage_features(), ee.stage_features()
             for s in fq:
-                l_cont = l_cont + contrastive_loss(w["cont_kind"], fq[s], fe[s], w["tau"])  # eq. 16
-        total = w["aqa"] * l_aqa + w["ce"] * l_ce + w["cont"] * l_cont
+                l_cont = l_cont + contrastive_loss(w.cont_kind, fq[s], fe[s], w.tau)  # eq. 16
+        total = w.aqa * l_aqa + w.ce * l_ce + w.cont * l_cont
         parts = {"loss": total, "aqa": l_aqa, "ce": l_ce, "cont": l_cont}
         return total, {k: float(v.detach()) for k, v in parts.items()}
-
-
-def relative_vote(
-    relative: Any, q: Encoded, exemplars: list[Encoded], exemplar_targets: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """Multi-exemplar voting (HP-MCoRe eq. 24, TSA eq. 10): each exemplar's score plus the
-    summed per-stage relative scores ``relative(q, e)`` ``(N, K)``, averaged over exemplars."""
-    preds, deltas = [], []
-    for m, e in enumerate(exemplars):
-        d = relative(q, e)
-        deltas.append(d)
-        preds.append(exemplar_targets[:, m].to(d) + d.sum(dim=1))
-    P = torch.stack(preds, dim=1)
-    return {"pred": P.mean(dim=1), "per_exemplar": P, "stage_delta": torch.stack(deltas, 1).mean(1)}
 
 
 def segmentation_labels(boundaries: torch.Tensor, T: int) -> torch.Tensor:

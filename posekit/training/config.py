@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "method": "hpmcore",  # hpmcore | tsa | core | sapnet | progressive | decoupling (posekit.methods)
     "work_dir": None,
     "data": {
-        "kind": "synthetic",  # synthetic | finediving | mtl_aqa | generic | speed_climbing
+        "kind": "synthetic",  # a name of posekit.training.datasets.DATASETS (synthetic, finediving, mtl_aqa, ...)
         "root": None,
         "T": 96,
         "K": 3,
@@ -116,7 +116,6 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("data", "kind"): ("synthetic", "finediving", "mtl_aqa", "generic", "speed_climbing"),
     ("data", "center"): ("frame", "sequence", "body", "body_oriented"),
     ("data", "exemplar_group"): ("group", "difficulty"),
 }
@@ -216,6 +215,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(
                 f"{section}.{name} must be one of {list(allowed)}, got {cfg[section][name]!r}", src, f"{section}.{name}"
             )
+    from posekit.training.datasets import dataset_kind
+
+    dataset_kind(cfg["data"]["kind"], str(src) if src else None)
     aug = cfg["data"]["augment"] or {}
     for k, v in aug.items():
         if not isinstance(v, (int, float)) or v < 0 or (k.startswith("drop_") and v > 1):
@@ -229,8 +231,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def model_section(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The model options with ``T``, ``K`` and the layout taken from ``data`` unless set."""
+    """The method's options: ``model:`` with ``T``, ``K`` and the layout taken from ``data``
+    unless set, and the ``loss:`` weights under ``loss``."""
     m = dict(cfg.get("model") or {})
+    if "loss" in m:
+        raise ConfigError("loss weights go in the loss: section, not model.loss", cfg.get("_source"), "model.loss")
+    m["loss"] = dict(cfg["loss"])
     m.setdefault("T", cfg["data"]["T"])
     m.setdefault("K", cfg["data"]["K"])
     m.setdefault("layout", cfg["data"]["layout"])
