@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from posekit.datasets.exemplars import ExemplarSampler
 from posekit.io import write_json
 from posekit.synthetic import FLAWS, DiveGenerator
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import item_tensors
+from posekit.training.data import ExemplarQuery, item_tensors, select_exemplars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from explain_synthetic import score_of, tensors  # noqa: E402
@@ -47,7 +45,6 @@ VARIANTS: list[tuple[str, Path, list[str]]] = [
 def sensitivity(model, cfg: dict[str, Any], n: int) -> dict[str, float]:
     """Mean counterfactual score drop / true cost per flaw over ``n`` generated dives each."""
     pool = build_splits(cfg).train
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, cfg["seed"])
     by = {it.key: it for it in pool}
     sc = cfg["data"]["synthetic"]
     gen = DiveGenerator(
@@ -62,9 +59,7 @@ def sensitivity(model, cfg: dict[str, Any], n: int) -> dict[str, float]:
             index = 60_000 + 100 * list(FLAWS).index(f) + i
             dv = gen.dive(index, seed=778, flaws={f: float(rng.uniform(0.7, 1.0))}, dive_number=dn)
             clean = gen.dive(index, seed=778, flaws={}, dive_number=dn)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                keys = sampler.test_exemplars(("s", f, i), 10, dive_number=dn)
+            keys = select_exemplars([ExemplarQuery(("s", f, i), dn)], pool, cfg, 10)[0]
             ex = [item_tensors(by[k], False) for k in keys]
             drops.append(score_of(model, tensors(dv, cfg), ex) - score_of(model, tensors(clean, cfg), ex))
             costs.append(dv.true_score - clean.true_score)

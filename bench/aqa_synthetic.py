@@ -63,17 +63,11 @@ def mlp_baseline(cfg: dict, seed: int) -> dict[str, float]:
 
 def exemplar_mean(cfg: dict, M: int = 10) -> dict[str, float]:
     """The score of the chosen exemplars alone (w/ DN): what voting gives with zero deltas."""
-    import warnings
-
-    from posekit.datasets.exemplars import ExemplarSampler
+    from posekit.training.data import select_exemplars
 
     s = build_splits(cfg)
-    pool = s.train
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, cfg["seed"])
-    score = {it.key: it.score for it in pool}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pred = [np.mean([score[k] for k in sampler.test_exemplars(q.key, M, dive_number=q.group)]) for q in s.test]
+    score = {it.key: it.score for it in s.train}
+    pred = [np.mean([score[k] for k in keys]) for keys in select_exemplars(s.test, s.train, cfg, M)]
     return score_metrics(pred, [it.score for it in s.test])
 
 

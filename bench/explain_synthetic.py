@@ -41,19 +41,17 @@ import argparse
 import copy
 import sys
 import tempfile
-import warnings
 from math import comb
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from posekit.datasets.exemplars import ExemplarSampler
 from posekit.explain import align_to_stages, explain
 from posekit.io import write_json
 from posekit.synthetic import FLAWS, DiveGenerator
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import item_tensors, prepare_skeleton
+from posekit.training.data import ExemplarQuery, item_tensors, prepare_skeleton, select_exemplars
 
 ROOT = Path(__file__).resolve().parents[1]
 J = (
@@ -250,7 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     untrained = untrained_copy(model, cfg["seed"])
     splits = build_splits(cfg)
     pool = splits.train
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, cfg["seed"])
     by = {it.key: it for it in pool}
     sc = cfg["data"]["synthetic"]
     gen = DiveGenerator(
@@ -265,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             index = 50_000 + 100 * list(FLAWS).index(f) + i
             dv = gen.dive(index, seed=777, flaws={f: float(rng.uniform(0.7, 1.0))}, dive_number=dn)
             clean = gen.dive(index, seed=777, flaws={}, dive_number=dn)  # the same dive without the flaw
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                keys = sampler.test_exemplars(("q", f, i), 10, dive_number=dn)
+            keys = select_exemplars([ExemplarQuery(("q", f, i), dn)], pool, cfg, 10)[0]
             ex = [item_tensors(by[k], False) for k in keys]
             q = tensors(dv, cfg)
             e = explain(model, q, ex, baseline=args.baseline, n_steps=24)
@@ -302,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["joint_chance"] = 1 - comb(16 - len(moved), 3) / comb(16, 3)
                 row["joint_hit_listed"] = int(bool(set(top) & set(spec["joints"])))
                 for tag, m in (("occlusion", model), ("occlusion_untrained", untrained)):
-                    o = explain(m, q, ex, method="occlusion", baseline=args.baseline)
+                    o = explain(m, q, ex, attribution="occlusion", baseline=args.baseline)
                     top_o = [name for name, _v in o.top_joints(3, stage=k, sign="negative")]
                     row[f"joint_hit_{tag}"] = int(bool(set(top_o) & set(moved)))
                 row["joint_chance_listed"] = 1 - comb(16 - len(spec["joints"]), 3) / comb(16, 3)

@@ -68,34 +68,12 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset_info(args: argparse.Namespace) -> int:
-    from collections import Counter
+    from posekit.training.datasets import dataset_kind
 
-    from posekit.datasets import MTLAQA, FineDiving, SpeedClimbing
-
-    if args.kind == "speed-climbing":
-        ds = SpeedClimbing(args.root)
-        times = list(ds.times().values())
-        print(
-            json.dumps(
-                {"runs": len(ds), "climbers": len(set(ds.climbers().values())), "time_sec": [min(times), max(times)]},
-                indent=2,
-            )
-        )
-        return 0
-    ds = FineDiving(args.root) if args.kind == "finediving" else MTLAQA(args.root)
-    dns = Counter(r.dive_number for r in ds)
-    scores = [r.score for r in ds]
-    info = {
-        "records": len(ds),
-        "train": len(ds.split("train")),
-        "test": len(ds.split("test")),
-        "dive_numbers": len(dns),
-        "most_common": dns.most_common(5),
-        "score_range": [min(scores), max(scores)],
-    }
-    if isinstance(ds, FineDiving):
-        info["annotation_issues"] = ds.issues
-    print(json.dumps(info, indent=2, default=str))
+    kind = dataset_kind(args.kind)
+    if kind.summary is None:
+        raise PosekitError(f"dataset kind {kind.name!r} has no annotations to summarise")
+    print(json.dumps(kind.summary(args.root), indent=2, default=str))
     return 0
 
 
@@ -381,47 +359,18 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    import warnings
+    from posekit.explain import explain_sample
 
-    import torch
-
-    from posekit.datasets.exemplars import ExemplarSampler
-    from posekit.explain import explain
-    from posekit.io import write_json
-    from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
-    from posekit.training.data import drawable_pose, item_tensors, key_str
-    from posekit.training.trainer import check_checkpoint_matches
-    from posekit.viz import plot_explanation
-
-    cfg = load_config(args.config, args.set)
-    ck = load_checkpoint(args.checkpoint)
-    check_checkpoint_matches(cfg, ck, args.checkpoint)
-    model = model_from_checkpoint(ck)
-    splits = build_splits(cfg)
-    items = {key_str(it.key): it for it in splits.all()}
-    if args.sample not in items:
-        raise PosekitError(f"sample {args.sample!r} is not in the dataset (e.g. {', '.join(list(items)[:3])})")
-    q = items[args.sample]
-    use_diff = cfg["data"]["use_difficulty"]
-    pool = [it for it in splits.train if it.key != q.key]
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool if it.group}, cfg["seed"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        keys = sampler.test_exemplars(q.key, min(args.exemplars, len(pool)), use_dn=bool(q.group), dive_number=q.group)
-    by = {it.key: it for it in pool}
-    torch.manual_seed(int(cfg["seed"]))
-    expl = explain(
-        model,
-        item_tensors(q, use_diff),
-        [item_tensors(by[k], use_diff) for k in keys],
-        method=args.method,
+    res = explain_sample(
+        args.config,
+        args.checkpoint,
+        args.sample,
+        args.out,
+        exemplars=args.exemplars,
+        attribution=args.attribution,
         baseline=args.baseline,
-        key=args.sample,
+        overrides=args.set,
     )
-    out = Path(args.out)
-    expl.to_json(out / "explanation.json")
-    pose = drawable_pose(q.pose, cfg["data"]["center"], model.cfg.layout)
-    paths = plot_explanation(expl, pose, out, layout=model.cfg.layout)
     if args.clip is not None:  # the explanation on the video frames, with the extracted skeleton
         from posekit.pose.video import read_clip
         from posekit.skeleton import SkeletonSequence
@@ -431,10 +380,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             raise PosekitError("--clip needs --skeleton (the skeleton extracted from that clip, pixel coordinates)")
         seq = SkeletonSequence.load(args.skeleton)
         clip = read_clip(args.clip, num_frames=seq.num_frames, repeat=True)
-        paths.append(plot_explanation_on_frames(expl, clip.frames, seq.data, out / "explain_video.png", seq.layout))
-    write_json(out / "exemplars.json", [key_str(k) for k in keys])
-    print(expl.summary())
-    print(f"written {out / 'explanation.json'}, " + ", ".join(p.name for p in paths))
+        out = args.out / "explain_video.png"
+        res.paths.append(plot_explanation_on_frames(res.explanation, clip.frames, seq.data, out, seq.layout))
+    print(res.explanation.summary())
+    print("written " + ", ".join(str(p) if i == 0 else p.name for i, p in enumerate(res.paths)))
     return 0
 
 
@@ -546,7 +495,10 @@ def _add_aqa_commands(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
-        "--method", choices=["integrated_gradients", "gradient_x_input", "occlusion"], default="integrated_gradients"
+        "--attribution",
+        choices=["integrated_gradients", "gradient_x_input", "occlusion"],
+        default="integrated_gradients",
+        help="how the score is attributed to the inputs (the AQA method is the checkpoint's)",
     )
     p.add_argument(
         "--baseline",
@@ -603,9 +555,9 @@ def _add_tool_commands(sub: Any) -> None:
     p.add_argument("--true", type=Path, required=True)
     p.set_defaults(func=_cmd_metrics)
 
-    p = sub.add_parser("dataset-info", help="summarise FineDiving / MTL-AQA / SPEED21 annotations")
-    p.add_argument("kind", choices=["finediving", "mtl-aqa", "speed-climbing"])
-    p.add_argument("root", type=Path, help="annotation folder")
+    p = sub.add_parser("dataset-info", help="summarise a dataset's annotations (FineDiving, MTL-AQA, SPEED21, ...)")
+    p.add_argument("kind", help="the data.kind: finediving, mtl_aqa, speed_climbing, generic or one you registered")
+    p.add_argument("root", type=Path, help="annotation folder (FineDiving, MTL-AQA) or dataset root")
     p.set_defaults(func=_cmd_dataset_info)
 
 

@@ -223,32 +223,15 @@ def _step_train(out: Path, report: dict[str, Any], seed: int) -> dict[str, Any]:
     return cfg
 
 
-def _step_explain(out: Path, report: dict[str, Any], seed: int, cfg: dict[str, Any]) -> None:
-    """Job 3: explain one prediction of that model."""
-    # 7. job 3: explain one prediction of that model - which joints, frames and stages moved it
-    import warnings
+def _step_explain(out: Path, report: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """Job 3: explain one prediction of that model (which joints, frames and stages moved it)."""
+    from posekit.explain import explain_sample
 
-    from posekit.datasets.exemplars import ExemplarSampler
-    from posekit.explain import explain
-    from posekit.training import build_splits, load_checkpoint, model_from_checkpoint
-    from posekit.training.data import drawable_pose, item_tensors, key_str
-
-    model = model_from_checkpoint(load_checkpoint(out / "train" / "best.pth"))
-    splits = build_splits(cfg)
-    q = splits.test[0]
-    pool = splits.train
-    sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        keys = sampler.test_exemplars(q.key, 10, dive_number=q.group)
-    by = {it.key: it for it in pool}
-    expl = explain(model, item_tensors(q, False), [item_tensors(by[k], False) for k in keys])
-    expl.key = key_str(q.key)
     edir = out / "explain"
+    res = explain_sample(cfg, out / "train" / "best.pth", None, edir)
+    expl = res.explanation
     report["outputs"]["explanation"] = str(edir / "explanation.json")
-    expl.to_json(edir / "explanation.json")
-    pose = drawable_pose(q.pose, cfg["data"]["center"], model.cfg.layout)
-    for p in viz.plot_explanation(expl, pose, edir, layout=model.cfg.layout):
+    for p in res.paths[1:]:
         report["outputs"][p.stem] = str(p)
     report["explanation"] = {
         "sample": expl.key,
@@ -272,7 +255,7 @@ def run(out: Path, seed: int = 0) -> dict[str, Any]:
     _step_extract(out, report, seed)
     _step_metrics(out, report, seed)
     cfg = _step_train(out, report, seed)
-    _step_explain(out, report, seed, cfg)
+    _step_explain(out, report, cfg)
     report["seconds"] = round(time.time() - t0, 2)
     report["outputs"]["report"] = str(write_json(out / "report.json", report))
     return report

@@ -43,10 +43,10 @@ import torch
 from graphs.hierarchy import LEVEL_NAMES, build_hierarchy
 from graphs.layout import get_layout
 from posekit.io import atomic_write_text
-from posekit.models.hpmcore import Encoded, HPMCoRe
+from posekit.models.base import AQAMethod, Encoded
 from posekit.models.segmentation import stage_pool
 
-METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
+ATTRIBUTIONS = ("integrated_gradients", "gradient_x_input", "occlusion")
 BASELINES = ("aligned", "exemplar", "mean", "zeros")
 STREAMS = ("pose", "dynamic", "static")
 
@@ -65,7 +65,7 @@ class Explanation:
     joint_names: list[str]
     level_names: list[str]
     joint_frame: list[list[float]]  # (T, V) signed attribution
-    method: str
+    attribution: str  # integrated_gradients | gradient_x_input | occlusion
     baseline: str
     baseline_score: float
     convergence_delta: float | None
@@ -143,6 +143,7 @@ class Explanation:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:
         names = {f for f in cls.__dataclass_fields__}
+        d = {"attribution": d["method"], **d} if "method" in d else d  # explanations written before the rename
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -167,7 +168,7 @@ def _stack(items: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor]) -> di
 class _Scorer(torch.nn.Module):
     """``f(pose, dynamic, static) -> score`` of the query against fixed exemplar encodings."""
 
-    def __init__(self, model: HPMCoRe, exemplars: dict[str, torch.Tensor], boundaries: torch.Tensor):
+    def __init__(self, model: AQAMethod, exemplars: dict[str, torch.Tensor], boundaries: torch.Tensor):
         super().__init__()
         self.model = model
         with torch.no_grad():
@@ -191,7 +192,7 @@ class _Scorer(torch.nn.Module):
         return pred + 0.0 * unused
 
 
-def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _inputs(model: AQAMethod, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(pose, dynamic, static) with placeholders for streams the model does not use."""
     n = batch["target"].shape[0] if "target" in batch else next(iter(batch.values())).shape[0]
     pose = batch.get("pose", torch.zeros(n, 3, model.cfg.T, get_layout(model.cfg.layout).num_joints))
@@ -201,10 +202,10 @@ def _inputs(model: HPMCoRe, batch: dict[str, torch.Tensor]) -> tuple[torch.Tenso
 
 
 def explain(
-    model: HPMCoRe,  # or any posekit.methods model (same encode / vote interface)
+    model: AQAMethod,
     query: dict[str, torch.Tensor],
     exemplars: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor],
-    method: str = "integrated_gradients",
+    attribution: str = "integrated_gradients",
     baseline: str | dict[str, torch.Tensor] = "aligned",
     n_steps: int = 32,
     stage_names: list[str] | None = None,
@@ -215,8 +216,8 @@ def explain(
     (with ``target``) or a stacked dict."""
     from captum.attr import InputXGradient, IntegratedGradients
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if attribution not in ATTRIBUTIONS:
+        raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")
     model = model.eval()
     q = {k: v.unsqueeze(0) for k, v in query.items()}
     ex = _stack(exemplars)
@@ -256,11 +257,11 @@ def explain(
         per_ex = [float(p) for p in v["per_exemplar"][0]]
         deltas = v["stage_delta"][0]
     delta = None
-    if method == "integrated_gradients":
+    if attribution == "integrated_gradients":
         ig = IntegratedGradients(scorer)
         attrs, conv = ig.attribute(x, baselines=base, n_steps=n_steps, return_convergence_delta=True)
         delta = float(conv.abs().max())
-    elif method == "gradient_x_input":
+    elif attribution == "gradient_x_input":
         diff = tuple((a - b_).detach().requires_grad_() for a, b_ in zip(x, base, strict=True))
         # gradient x (input - baseline): InputXGradient on the shifted inputs
         shifted = _Shifted(scorer, base)
@@ -277,13 +278,13 @@ def explain(
         exemplar_targets=[float(t) for t in ex["target"]],
         exemplar_predictions=per_ex,
         stage_deltas=[float(d) for d in deltas],
-        stage_weights=[] if (sw := model.stage_weights()) is None else [float(w) for w in sw.detach()],
+        stage_weights=model.method_outputs()["stage_weights"] or [],
         boundaries=[int(v) for v in b[0].tolist()],
         stage_names=names,
         joint_names=list(lay.joints),
         level_names=list(LEVEL_NAMES),
         joint_frame=pose_attr.tolist(),
-        method=method,
+        attribution=attribution,
         baseline=base_name,
         baseline_score=base_score,
         convergence_delta=delta,
@@ -359,7 +360,7 @@ def _occlusion(
     return out, torch.zeros_like(dyn), torch.zeros_like(st)
 
 
-def _rgb_part(model: HPMCoRe, attrs: tuple[torch.Tensor, ...], e: Explanation) -> dict[str, Any]:
+def _rgb_part(model: AQAMethod, attrs: tuple[torch.Tensor, ...], e: Explanation) -> dict[str, Any]:
     if not (model.cfg.dve or model.cfg.sve):
         return {}
     T = model.cfg.T
@@ -384,15 +385,81 @@ def _rgb_part(model: HPMCoRe, attrs: tuple[torch.Tensor, ...], e: Explanation) -
 
 
 @torch.no_grad()
-def _attention(model: HPMCoRe, q: dict[str, torch.Tensor], b: torch.Tensor) -> dict[str, Any]:
-    if getattr(model, "fusion", None) is None:
+def _attention(model: AQAMethod, q: dict[str, torch.Tensor], b: torch.Tensor) -> dict[str, Any]:
+    """The pose-guided attention (HP-MCoRe eq. 8) of the query, through the method's
+    :meth:`~posekit.models.base.AQAMethod.method_outputs` hook."""
+    if model.method_outputs()["attention"] is None:
         return {}
     model.encode(q, fixed_boundaries=b)
-    att = model.fusion.last_attention  # (K, heads, L, L) for one query
-    out: dict[str, Any] = {"kind": model.fusion.kind, "rho": float(model.fusion.rho)}
+    fusion = model.method_outputs()["attention"]
+    att = fusion.last_attention  # (K, heads, L, L) for one query
+    out: dict[str, Any] = {"kind": fusion.kind, "rho": float(fusion.rho)}
     if att is not None:
         out["per_stage"] = att.mean(dim=1).cpu().numpy().round(4).tolist()
-    sk = model.fusion.last_skeletal_attention
+    sk = fusion.last_skeletal_attention
     if sk is not None:
         out["skeletal_per_stage"] = sk.mean(dim=1).cpu().numpy().round(4).tolist()
     return out
+
+
+@dataclass
+class SampleExplanation:
+    """What :func:`explain_sample` found and wrote."""
+
+    explanation: Explanation
+    exemplars: list[str]  # the keys of the exemplars the score was voted with
+    paths: list[Path] = field(default_factory=list)  # the JSON and pictures written
+
+
+def explain_sample(
+    config: str | Path | dict[str, Any],
+    checkpoint: str | Path | dict[str, Any],
+    sample: str | None = None,
+    out: str | Path | None = None,
+    *,
+    exemplars: int = 10,
+    attribution: str = "integrated_gradients",
+    baseline: str = "aligned",
+    overrides: list[str] | None = None,
+) -> SampleExplanation:
+    """The one entry point of job 3 (``posekit explain`` and the demo call it): explain the
+    score of dataset clip ``sample`` (a key such as ``test/3``; default the first test clip)
+    as the checkpoint's model gives it, voted against the same exemplars evaluation uses
+    (:func:`posekit.training.data.select_exemplars`: ``data.use_dn``, ``data.exemplar_group``).
+    With ``out``, writes ``explanation.json``, ``exemplars.json`` and the pictures there."""
+    from posekit.errors import PosekitError
+    from posekit.io import write_json
+    from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
+    from posekit.training.data import drawable_pose, item_tensors, key_str, select_exemplars
+    from posekit.training.trainer import check_checkpoint_matches
+    from posekit.viz import plot_explanation
+
+    cfg = config if isinstance(config, dict) else load_config(config, overrides or [])
+    ck = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    check_checkpoint_matches(cfg, ck, "the checkpoint" if isinstance(checkpoint, dict) else checkpoint)
+    model = model_from_checkpoint(ck)
+    splits = build_splits(cfg)
+    items = {key_str(it.key): it for it in splits.all()}
+    sample = sample if sample is not None else key_str((splits.test or splits.all())[0].key)
+    if sample not in items:
+        raise PosekitError(f"sample {sample!r} is not in the dataset (e.g. {', '.join(list(items)[:3])})")
+    q, use_diff = items[sample], cfg["data"]["use_difficulty"]
+    keys = select_exemplars([q], splits.train, cfg, exemplars)[0]
+    by = {it.key: it for it in splits.train}
+    torch.manual_seed(int(cfg["seed"]))
+    expl = explain(
+        model,
+        item_tensors(q, use_diff),
+        [item_tensors(by[k], use_diff) for k in keys],
+        attribution=attribution,
+        baseline=baseline,
+        key=sample,
+    )
+    result = SampleExplanation(expl, [key_str(k) for k in keys])
+    if out is not None:
+        out = Path(out)
+        expl.to_json(out / "explanation.json")
+        write_json(out / "exemplars.json", result.exemplars)
+        pose = drawable_pose(q.pose, cfg["data"]["center"], model.cfg.layout)
+        result.paths = [out / "explanation.json", *plot_explanation(expl, pose, out, layout=model.cfg.layout)]
+    return result

@@ -245,7 +245,7 @@ def plot_explanation(expl: Any, pose: np.ndarray, out_dir: str | Path, layout: s
     ax.set_yticks(range(V))
     ax.set_yticklabels(expl.joint_names, fontsize=6)
     ax.set_xlabel("frame")
-    ax.set_title(f"attribution per joint and frame ({expl.method}, baseline {expl.baseline})", fontsize=9)
+    ax.set_title(f"attribution per joint and frame ({expl.attribution}, baseline {expl.baseline})", fontsize=9)
     fig.colorbar(im, ax=ax, label="score points")
     paths.append(save_figure(fig, out / "explain_heatmap.png"))
 

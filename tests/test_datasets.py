@@ -240,3 +240,45 @@ def test_speed21_bad_line(tmp_path: Path) -> None:
     p.write_text("1#" + ";".join(["1.0,2.0"] * 16) + "\n2#1.0,2.0;3.0\n")
     with pytest.raises(SkeletonFormatError, match=r"x.data: field 'line': line 2: 2 joints"):
         read_speed21_file(p)
+
+
+def test_dataset_registry_one_place_for_a_new_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A kind registered once is accepted by the config, loaded by build_splits and
+    summarised by ``posekit dataset-info``; unknown kinds name the registered ones."""
+    import yaml
+
+    from posekit.cli import main
+    from posekit.errors import ConfigError
+    from posekit.training import build_splits, load_config
+    from posekit.training.datasets import DATASETS, DatasetKind, dataset_kind, register_dataset
+
+    synth = dataset_kind("synthetic")
+    kind = DatasetKind(
+        "my_sport", lambda d, K, seed: synth.load(d, K, seed), needs_root=False, summary=lambda root: {"root": root.name}
+    )
+    register_dataset(kind)
+    try:
+        cfg_path = tmp_path / "c.yaml"
+        cfg_path.write_text(yaml.safe_dump({"data": {"kind": "my_sport", "synthetic": {"n_train": 12, "n_test": 4}}}))
+        splits = build_splits(load_config(cfg_path))
+        assert len(splits.test) == 4 and len(splits.train) + len(splits.val) == 12
+        assert main(["dataset-info", "my_sport", str(tmp_path)]) == 0
+        assert '"root": "' + tmp_path.name in capsys.readouterr().out
+        with pytest.raises(ConfigError, match="already registered"):
+            register_dataset(DatasetKind("my_sport", kind.load))
+    finally:
+        DATASETS.pop("my_sport")
+    cfg_path.write_text(yaml.safe_dump({"data": {"kind": "mtl-aqa"}}))
+    with pytest.raises(ConfigError, match=r"unknown data.kind 'mtl-aqa'.*mtl_aqa"):
+        load_config(cfg_path)
+
+
+def test_dataset_info_finediving_is_json(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from posekit.cli import main
+
+    assert main(["dataset-info", "finediving", str(shared_data / "finediving" / "annotations")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["records"] == info["train"] + info["test"] > 0
+    assert all(isinstance(k, str) for k in info["annotation_issues"])

@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
 
 def test_integrated_gradients_completeness_and_views(trained):
     _, model, q, ex = trained
-    e = explain(model, q, ex, method="integrated_gradients", n_steps=48)
+    e = explain(model, q, ex, attribution="integrated_gradients", n_steps=48)
     total = e.joint_frame_array.sum() + sum(e.rgb["per_stage"])
     assert total == pytest.approx(e.score - e.baseline_score, abs=0.05 * abs(e.score - e.baseline_score) + 0.05)
     assert e.convergence_delta is not None and e.convergence_delta < 0.1
@@ -45,7 +45,7 @@ def test_integrated_gradients_completeness_and_views(trained):
 
 def test_json_round_trip(trained, tmp_path):
     _, model, q, ex = trained
-    e = explain(model, q, ex, method="gradient_x_input")
+    e = explain(model, q, ex, attribution="gradient_x_input")
     e.to_json(tmp_path / "e.json")
     back = Explanation.from_json(tmp_path / "e.json")
     assert back.to_dict() == e.to_dict()
@@ -54,7 +54,7 @@ def test_json_round_trip(trained, tmp_path):
 
 def test_occlusion_and_model_randomisation(trained):
     _, model, q, ex = trained
-    occ = explain(model, q, ex, method="occlusion")
+    occ = explain(model, q, ex, attribution="occlusion")
     assert occ.joint_frame_array.shape == (24, 16) and np.isfinite(occ.joint_frame_array).all()
     ig = explain(model, q, ex)
     rnd = copy.deepcopy(model)
@@ -69,8 +69,8 @@ def test_occlusion_and_model_randomisation(trained):
 
 def test_bad_arguments(trained):
     _, model, q, ex = trained
-    with pytest.raises(ValueError, match="method"):
-        explain(model, q, ex, method="shap")
+    with pytest.raises(ValueError, match="attribution"):
+        explain(model, q, ex, attribution="shap")
     with pytest.raises(ValueError, match="baseline"):
         explain(model, q, ex, baseline="median")
 
@@ -85,6 +85,31 @@ def test_cli_writes_json_and_pictures(trained):
     for name in ("explanation.json", "explain_skeletons.png", "explain_heatmap.png", "explain_stages.png"):
         assert (Path(out) / name).exists(), name
     assert main([*args, "--sample", "nope/1"]) == 2
+
+
+def test_explain_sample_votes_with_the_exemplars_evaluation_uses(trained):
+    """One exemplar rule: ``explain_sample`` (the CLI's and the demo's entry point) draws the
+    exemplars ``select_exemplars`` gives evaluation, so ``data.use_dn`` and
+    ``data.exemplar_group`` change them in both places alike; the score it explains is the
+    one evaluation votes."""
+    from posekit.explain import explain_sample
+    from posekit.training.data import key_str, select_exemplars
+    from posekit.training.trainer import evaluate_items
+
+    d, model, *_ = trained
+    ck = d / "work" / "best.pth"
+    picked = {}
+    for over in (["data.use_dn=true"], ["data.use_dn=false"], ["data.use_dn=true", "data.exemplar_group=difficulty"]):
+        cfg = load_config(d / "tiny.yaml", over)
+        splits = build_splits(cfg)
+        q = splits.test[1]
+        res = explain_sample(cfg, ck, key_str(q.key), exemplars=3)
+        want = [key_str(k) for k in select_exemplars([q], splits.train, cfg, 3)[0]]
+        assert res.exemplars == want
+        ev = evaluate_items(model, [q], splits.train, cfg, 3)
+        assert res.explanation.score == pytest.approx(float(ev["pred"][0]), abs=1e-4)
+        picked[tuple(over)] = tuple(res.exemplars)
+    assert len(set(picked.values())) > 1  # the options reach the explanation
 
 
 def test_align_to_stages_warps_each_stage_onto_the_query_stages():
@@ -113,7 +138,7 @@ def test_explanation_drawn_on_video_frames(trained, tmp_path):
     from posekit.viz import plot_explanation_on_frames
 
     _, model, q, ex = trained
-    e = explain(model, q, ex, method="gradient_x_input")
+    e = explain(model, q, ex, attribution="gradient_x_input")
     F = 10
     frames = [np.full((60, 80, 3), 40 * (i % 5), np.uint8) for i in range(F)]
     kp = np.concatenate([np.random.default_rng(0).uniform(5, 55, (F, 16, 2)), np.ones((F, 16, 1))], -1)

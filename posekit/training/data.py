@@ -5,19 +5,7 @@ the root and scaled by the torso, :meth:`SkeletonSequence.normalise`), the preco
 features when configured, the ``K - 1`` stage boundaries on the same grid (-1 when the
 dataset has no stage labels), the score, the difficulty and the group (dive number).
 
-Dataset kinds (``data.kind``):
-
-* ``synthetic`` - :mod:`posekit.synthetic` (the embedded default: no files needed).
-* ``finediving`` - the FineDiving layout ``root/annotations/*.pkl`` (official split),
-  ``root/<pose_dir>/<video>/<idx>.npz``, ``root/<dynamic_dir>/<video>/<idx>.npy`` (``(T_c, D)``),
-  ``root/<static_dir>/<video>/<idx>.npy`` (``(T_s, D)``). Stage boundaries come from the
-  fine-grained step transitions (:mod:`posekit.datasets.stages`).
-* ``mtl_aqa`` - ``root/annotations`` holds the MTL-AQA pickles; the same pose / feature
-  layout with ``<video>`` written as two digits (``01/12.npz``). No stage labels.
-* ``generic`` - :class:`SkeletonFolderDataset` (``labels.csv``); test split drawn with
-  ``data.test_fraction``.
-* ``speed_climbing`` - SPEED21 (``root/skeletons``); the target is the official time; the
-  test split holds out whole climbers.
+Each dataset kind (``data.kind``) has a loader in the registry :mod:`posekit.training.datasets`.
 
 Bad data fails early with the file and the problem: a missing clip, a feature of the
 wrong shape, NaN or inf.
@@ -35,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from posekit.datasets.exemplars import ExemplarSampler, stable_hash
-from posekit.errors import AnnotationError, ConfigError, SkeletonFormatError
+from posekit.errors import AnnotationError, ConfigError
 from posekit.skeleton import SkeletonSequence
 
 
@@ -131,7 +119,7 @@ def _split_by_group(keys: list[Hashable], groups: dict[Hashable, Any], frac: flo
     return {k for k in keys if groups[k] in held}
 
 
-def _held_out(d: dict[str, Any], items: list[AQAItem], groups: dict[Hashable, Any], seed: int) -> set[Hashable]:
+def held_out_keys(d: dict[str, Any], items: list[AQAItem], groups: dict[Hashable, Any], seed: int) -> set[Hashable]:
     """Test keys: fold ``data.fold`` of a grouped k-fold (``data.folds``) or a grouped
     random share ``data.test_fraction``. Whole groups (climbers, ...) stay on one side."""
     keys = [it.key for it in items]
@@ -159,184 +147,17 @@ def carve_val(train: list[AQAItem], frac: float, seed: int) -> tuple[list[AQAIte
     return [it for it in train if it.key not in val_keys], [it for it in train if it.key in val_keys]
 
 
-# ---------------------------------------------------------------------- loaders
-def _synthetic(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
-    from posekit.synthetic import DiveGenerator
-
-    if K not in (1, 2, 3):
-        raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
-    s = d["synthetic"]
-    T = int(s.get("T") or d["T"])
-    gen = DiveGenerator(T=T, num_clips=s["num_clips"], static_dim=s["feature_dim"], dynamic_dim=s["feature_dim"])
-
-    def conv(dives: list) -> list[AQAItem]:
-        out = []
-        for dv in dives:
-            b = dv.boundaries if K == 3 else (dv.boundaries[1:] if K == 2 else dv.boundaries[:0])
-            out.append(
-                AQAItem(
-                    key=dv.key,
-                    pose=prepare_skeleton(dv.skeleton, d["T"], d["center"]),
-                    dynamic=dv.dynamic if d.get("dynamic_dir") else None,
-                    static=dv.static if d.get("static_dir") else None,
-                    boundaries=np.round(b * (d["T"] - 1) / max(1, T - 1)).astype(np.int64),
-                    score=dv.score,
-                    difficulty=dv.difficulty,
-                    group=dv.dive_number,
-                    source=f"synthetic seed {s['seed']}",
-                )
-            )
-        return out
-
-    train = conv(gen.dataset(int(s["n_train"]), seed=int(s["seed"]), split="train"))
-    test = conv(gen.dataset(int(s["n_test"]), seed=int(s["seed"]) + 10_000, split="test"))
-    return train, test, {"kind": "synthetic", "generator_T": T}
-
-
-def _layout_items(
-    d: dict[str, Any], root: Path, ann: Any, keys: list[Hashable], K: int, fmt: Any, boundaries: Any
-) -> list[AQAItem]:
-    items = []
-    from tqdm import tqdm
-
-    for key in tqdm(keys, desc="loading clips", leave=False, disable=len(keys) < 200):
-        rec = ann[key]
-        rel = fmt(key)
-        pose_path = root / d["pose_dir"] / f"{rel}.npz"
-        if not pose_path.exists():
-            raise AnnotationError(
-                f"no skeleton for clip {key!r} (run `posekit extract-dataset` first)", pose_path, "pose"
-            )
-        seq = SkeletonSequence.load(pose_path)
-        if seq.layout != d["layout"]:
-            raise SkeletonFormatError(f"layout {seq.layout}, the config expects {d['layout']}", pose_path, "layout")
-        dyn = load_feature(root / d["dynamic_dir"] / f"{rel}.npy", "dynamic", key) if d.get("dynamic_dir") else None
-        st = load_feature(root / d["static_dir"] / f"{rel}.npy", "static", key) if d.get("static_dir") else None
-        b = boundaries(key) if K > 1 else np.zeros(0, np.int64)
-        diff = rec.difficulty if rec.difficulty else 1.0
-        items.append(
-            AQAItem(
-                key,
-                prepare_skeleton(seq, d["T"], d["center"]),
-                dyn,
-                st,
-                b,
-                rec.score,
-                diff,
-                rec.dive_number,
-                str(pose_path),
-            )
-        )
-    return items
-
-
-def _finediving(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
-    from posekit.datasets.finediving import FineDiving
-
-    root = Path(d["root"])
-    fd = FineDiving(root / "annotations")
-    fmt = lambda k: f"{k[0]}/{k[1]}"  # noqa: E731
-    bnd = lambda k: fd.stage_boundaries(k, K=K, T=d["T"])  # noqa: E731
-    tr = _layout_items(d, root, fd, fd.split("train"), K, fmt, bnd)
-    te = _layout_items(d, root, fd, fd.split("test"), K, fmt, bnd)
-    return tr, te, {"kind": "finediving", "root": str(root), "invalid_transits": len(fd.issues)}
-
-
-def _mtl_aqa(d: dict[str, Any], K: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
-    from posekit.datasets.mtl_aqa import MTLAQA
-
-    root = Path(d["root"])
-    ds = MTLAQA(root / "annotations")
-    fmt = lambda k: f"{k[0]:02d}/{k[1]}"  # noqa: E731
-    none = lambda k: np.full(K - 1, -1, np.int64)  # noqa: E731
-    tr = _layout_items(d, root, ds, ds.split("train"), K, fmt, none)
-    te = _layout_items(d, root, ds, ds.split("test"), K, fmt, none)
-    return tr, te, {"kind": "mtl_aqa", "root": str(root)}
-
-
-def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
-    from posekit.datasets.generic import SkeletonFolderDataset
-
-    ds = SkeletonFolderDataset(d["root"])
-    items = []
-    for sample in ds:
-        rec, seq = sample.record, sample.skeleton
-        if sample.boundaries is not None and K > 1:
-            if len(sample.boundaries) != K - 1:
-                raise AnnotationError(
-                    f"{rec.key}: {len(sample.boundaries)} boundaries, K = {K} needs {K - 1}",
-                    ds.labels_path,
-                    "boundaries",
-                )
-            b = np.round(sample.boundaries * (d["T"] - 1) / max(1, seq.num_frames - 1)).astype(np.int64)
-        else:
-            b = np.full(max(0, K - 1), -1, np.int64)
-        items.append(
-            AQAItem(
-                rec.key,
-                prepare_skeleton(seq, d["T"], d["center"]),
-                None,
-                None,
-                b,
-                rec.score,
-                rec.difficulty or 1.0,
-                rec.dive_number,
-                seq.path,
-            )
-        )
-    held = _held_out(d, items, {it.key: it.key for it in items}, seed)
-    return [it for it in items if it.key not in held], [it for it in items if it.key in held], {"kind": "generic"}
-
-
-def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
-    from posekit.datasets.speed_climbing import SpeedClimbing
-
-    sc = SpeedClimbing(d["root"])
-    climbers = sc.climbers()
-    items = [
-        AQAItem(
-            r,
-            prepare_skeleton(sc.load(r), d["T"], d["center"]),
-            None,
-            None,
-            np.full(max(0, K - 1), -1, np.int64),
-            sc.runs[r].time_sec,
-            1.0,
-            str(climbers[r]),
-            str(sc.root / "skeletons" / f"{r}.data"),
-        )
-        for r in sc.run_ids()
-    ]
-    held = _held_out(d, items, {it.key: climbers[it.key] for it in items}, seed)
-    return (
-        [it for it in items if it.key not in held],
-        [it for it in items if it.key in held],
-        {"kind": "speed_climbing"},
-    )
-
-
 def build_splits(cfg: dict[str, Any]) -> AQASplits:
+    """Train / validation / test (and unlabelled) clips of the config's ``data.kind``, read
+    by that kind's loader in :mod:`posekit.training.datasets`."""
+    from posekit.training.datasets import dataset_kind
+
     d, seed = cfg["data"], int(cfg["seed"])
     K = int(cfg["data"]["K"])
-    kind = d["kind"]
-    if kind != "synthetic" and not d.get("root"):
-        raise ConfigError(f"data.kind={kind} needs data.root", cfg.get("_source"), "data.root")
-    if kind == "synthetic":
-        train, test, info = _synthetic(d, K)
-    elif kind == "finediving":
-        train, test, info = _finediving(d, K)
-    elif kind == "mtl_aqa":
-        train, test, info = _mtl_aqa(d, K)
-    elif kind == "generic":
-        train, test, info = _generic(d, K, seed)
-    elif kind == "speed_climbing":
-        train, test, info = _speed_climbing(d, K, seed)
-    else:
-        raise ConfigError(
-            f"unknown data.kind {kind!r}; expected synthetic|finediving|mtl_aqa|generic|speed_climbing",
-            cfg.get("_source"),
-            "data.kind",
-        )
+    kind = dataset_kind(d["kind"], cfg.get("_source"))
+    if kind.needs_root and not d.get("root"):
+        raise ConfigError(f"data.kind={kind.name} needs data.root", cfg.get("_source"), "data.root")
+    train, test, info = kind.load(d, K, seed)
     if d.get("max_items"):
         train, test = train[: int(d["max_items"])], test[: int(d["max_items"])]
     _check_consistent(train + test, str(d.get("root")))
@@ -375,6 +196,40 @@ def exemplar_groups(items: list[AQAItem], cfg: dict[str, Any]) -> dict[Hashable,
             f"data.exemplar_group must be group or difficulty, got {how!r}", cfg.get("_source"), "data.exemplar_group"
         )
     return {it.key: it.group for it in items if it.group}
+
+
+@dataclass(frozen=True)
+class ExemplarQuery:
+    """A query that is not a dataset item (e.g. a generated or edited dive): what
+    :func:`select_exemplars` needs of it."""
+
+    key: Hashable
+    group: str = ""
+    difficulty: float = 0.0
+
+
+def select_exemplars(queries: list[Any], pool: list[AQAItem], cfg: dict[str, Any], M: int) -> list[list[Hashable]]:
+    """The one exemplar rule of evaluation, explanation, the demo and the benches: for each
+    query (an :class:`AQAItem` or :class:`ExemplarQuery`), ``M`` training clips of ``pool`` to
+    vote with (HP-MCoRe eq. 24, TSA eq. 10). With ``data.use_dn`` they share the query's
+    ``data.exemplar_group`` (dive number or difficulty) and are filled up from the rest when
+    too few do; a query is never its own exemplar; draws depend on ``(seed, key)`` only.
+    ``M`` is capped by the candidates the pool has."""
+    import warnings
+
+    if not pool:
+        raise ConfigError("no training clips to draw exemplars from", cfg.get("_source"), "data")
+    keys = {it.key for it in pool}
+    M = min(M, len(pool) - (1 if any(q.key in keys for q in queries) else 0))
+    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(pool, cfg), cfg["seed"])
+    groups = exemplar_groups(queries, cfg)
+    use_dn = bool(cfg["data"]["use_dn"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "fewer than M exemplars with this dive number" is expected on small sets
+        return [
+            sampler.test_exemplars(q.key, M, use_dn=use_dn and bool(groups.get(q.key)), dive_number=groups.get(q.key))
+            for q in queries
+        ]
 
 
 # ---------------------------------------------------------------------- torch side

@@ -40,7 +40,7 @@ from posekit.datasets.exemplars import ExemplarSampler
 from posekit.errors import ConfigError
 from posekit.io import atomic_write, atomic_write_text, write_json
 from posekit.metrics import aiou, score_metrics
-from posekit.models.hpmcore import Encoded, HPMCoRe
+from posekit.models.base import AQAMethod, Encoded
 from posekit.training.config import dump_config, model_section
 from posekit.training.data import (
     AQAItem,
@@ -53,6 +53,7 @@ from posekit.training.data import (
     infer_dims,
     item_tensors,
     key_str,
+    select_exemplars,
 )
 
 
@@ -91,7 +92,7 @@ def pick_device(cfg: dict[str, Any]) -> torch.device:
     return torch.device(want)
 
 
-def build_model(cfg: dict[str, Any], splits: AQASplits) -> HPMCoRe:
+def build_model(cfg: dict[str, Any], splits: AQASplits) -> AQAMethod:
     """The model of the config's ``method`` (HP-MCoRe or one of :mod:`posekit.methods`), its
     input sizes inferred from the data where not set, prepared on the training split."""
     m = model_section(cfg)
@@ -110,7 +111,8 @@ def build_model(cfg: dict[str, Any], splits: AQASplits) -> HPMCoRe:
     from posekit.methods import build_method
 
     model = build_method(cfg.get("method", "hpmcore"), m, cfg.get("_source"))
-    model.prepare(splits.train, cfg)
+    use_diff = cfg["data"]["use_difficulty"]
+    model.prepare(np.array([it.target(use_diff) for it in splits.train], dtype=np.float64), int(cfg["seed"]))
     return model
 
 
@@ -140,18 +142,10 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-# ---------------------------------------------------------------------- loss
-def compute_loss(
-    model: HPMCoRe, out: dict[str, Any], q: dict[str, torch.Tensor], e: dict[str, torch.Tensor], cfg: dict[str, Any]
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The method's objective (HP-MCoRe: eq. 23 with the weights of ``cfg['loss']``)."""
-    return model.loss(out, q, e, cfg)
-
-
 # ---------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def encode_items(
-    model: HPMCoRe, items: list[AQAItem], device: torch.device, use_difficulty: bool, batch_size: int = 32
+    model: AQAMethod, items: list[AQAItem], device: torch.device, use_difficulty: bool, batch_size: int = 32
 ) -> Encoded:
     """Encode every item once (eq. 2-11); joint features are dropped to save memory."""
     out = []
@@ -165,7 +159,7 @@ def encode_items(
 
 @torch.no_grad()
 def evaluate_items(
-    model: HPMCoRe,
+    model: AQAMethod,
     queries: list[AQAItem],
     pool: list[AQAItem],
     cfg: dict[str, Any],
@@ -176,19 +170,10 @@ def evaluate_items(
     """Multi-exemplar voting (eq. 24) for every query against ``M`` exemplars from ``pool``."""
     device = device or next(model.parameters()).device
     model.eval()
-    use_diff, use_dn = cfg["data"]["use_difficulty"], cfg["data"]["use_dn"]
-    sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(pool, cfg), cfg["seed"])
-    M = min(M, len(pool))
+    use_diff = cfg["data"]["use_difficulty"]
+    ex_keys = select_exemplars(queries, pool, cfg, M)
+    M = len(ex_keys[0]) if ex_keys else 0
     row = {it.key: i for i, it in enumerate(pool)}
-    import warnings
-
-    groups = exemplar_groups(queries, cfg)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "fewer than M exemplars with this dive number" is expected on small sets
-        ex_keys = [
-            sampler.test_exemplars(q.key, M, use_dn=use_dn and bool(groups.get(q.key)), dive_number=groups.get(q.key))
-            for q in queries
-        ]
     pool_enc = encode_items(model, pool, device, use_diff, batch_size)
     q_enc = encode_items(model, queries, device, use_diff, batch_size)
     pool_t = torch.tensor([it.target(use_diff) for it in pool], dtype=torch.float32, device=device)
@@ -247,7 +232,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"not a posekit checkpoint ({type(exc).__name__}: {exc})", path) from None
 
 
-def model_from_checkpoint(ckpt: dict[str, Any]) -> HPMCoRe:
+def model_from_checkpoint(ckpt: dict[str, Any]) -> AQAMethod:
     """Rebuild the model a checkpoint describes (``method`` and ``model_config``) and load it."""
     from posekit.methods import build_method
 
@@ -344,7 +329,7 @@ def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: boo
         )
 
 
-def _resume(last_path: Path, model: HPMCoRe, opt: Any, sch: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+def _resume(last_path: Path, model: AQAMethod, opt: Any, sch: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
     """Load ``last.pth`` into the model, optimiser, scheduler and RNG; returns history, best, next epoch."""
     ck = load_checkpoint(last_path)
     model.load_state_dict(ck["model"])
@@ -354,7 +339,7 @@ def _resume(last_path: Path, model: HPMCoRe, opt: Any, sch: Any) -> tuple[list[d
     return ck["history"], ck["best"], ck["epoch"] + 1
 
 
-def _pair_loader(cfg: dict[str, Any], splits: AQASplits, model: HPMCoRe, bs: int, world: int, rank: int):
+def _pair_loader(cfg: dict[str, Any], splits: AQASplits, model: AQAMethod, bs: int, world: int, rank: int):
     """Query-exemplar pairs of the training clips (plus unlabelled queries for semi-supervised
     methods), split over the processes."""
     pool = splits.train
@@ -376,7 +361,7 @@ def _pair_loader(cfg: dict[str, Any], splits: AQASplits, model: HPMCoRe, bs: int
 
 def _train_epoch(
     net: torch.nn.Module,
-    model: HPMCoRe,
+    model: AQAMethod,
     loader: DataLoader,
     opt: Any,
     cfg: dict[str, Any],
@@ -393,7 +378,7 @@ def _train_epoch(
     for q, e in bar:
         q, e = _to(q, device), _to(e, device)
         out = net(q, e)
-        loss, parts = compute_loss(model, out, q, e, cfg)
+        loss, parts = model.loss(out, q, e)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -411,7 +396,7 @@ def _all_reduce_sums(sums: dict[str, float], n: int, device) -> tuple[dict[str, 
     return {k: float(v) for k, v in zip(keys, tot[:-1], strict=True)}, int(tot[-1])
 
 
-def _test_best(model: HPMCoRe, splits: AQASplits, cfg: dict[str, Any], work: Path, history: list, device) -> dict:
+def _test_best(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], work: Path, history: list, device) -> dict:
     """Evaluate the selected checkpoint (the last epoch when there is no validation split)."""
     best_path = work / "best.pth"
     if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
@@ -524,7 +509,7 @@ def run_training(
 
 
 def evaluate_and_write(
-    model: HPMCoRe,
+    model: AQAMethod,
     splits: AQASplits,
     cfg: dict[str, Any],
     work: Path,
@@ -551,8 +536,8 @@ def evaluate_and_write(
         "metrics": res["metrics"],
         "best_epoch": best_epoch,
         "method": model.name,
-        "stage_weights": None if (sw := model.stage_weights()) is None else sw.detach().cpu().tolist(),
-        "rho": float(model.fusion.rho.detach()) if getattr(model, "fusion", None) is not None else None,
+        "stage_weights": model.method_outputs()["stage_weights"],
+        "rho": model.method_outputs()["rho"],
         "eval_seconds": secs,
         "data": splits.info,
         "plots": [str(p) for p in plots],
