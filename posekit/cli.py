@@ -107,16 +107,11 @@ def _check_outputs(out: Path | None, overlay: Path | None) -> None:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from posekit.pose.detect import build_detector
-    from posekit.pose.estimate import build_estimator
+    from posekit.pose.options import ExtractionModels
     from posekit.pose.pipeline import ExtractConfig, extract
 
     _check_outputs(args.out, args.overlay)
-    trust = args.trust_checkpoint
-    det = build_detector(args.detector, args.det_config, args.det_checkpoint, args.device, trust_checkpoint=trust)
-    est = build_estimator(
-        args.pose, args.pose_config, args.pose_checkpoint, args.device, args.pose_mapping, trust_checkpoint=trust
-    )
+    det, est = ExtractionModels.from_args(args).build()
     cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames, repeat_frames=args.repeat_frames)
     res = extract(
         args.video, det, est, first_box=_parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
@@ -143,20 +138,13 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
 
     if not (args.frames_root or args.videos):
         raise PosekitError("give --frames-root DIR or --videos DIR")
-    opts = {
-        "detector": args.detector,
-        "pose": args.pose,
-        "pose_config": args.pose_config,
-        "pose_checkpoint": args.pose_checkpoint,
-        "pose_mapping": args.pose_mapping,
-        "device": args.device,
-        "num_frames": args.num_frames,
-        "repeat_frames": args.repeat_frames,
-        "det_config": args.det_config,
-        "det_checkpoint": args.det_checkpoint,
-        "trust_checkpoint": args.trust_checkpoint,
-    }
-    summary = extract_dataset(args.out, args.frames_root, args.videos, workers=args.workers, options=opts)
+    from posekit.pose.options import ExtractionModels
+    from posekit.pose.pipeline import ExtractConfig
+
+    cfg = ExtractConfig(num_frames=args.num_frames, repeat_frames=args.repeat_frames)
+    summary = extract_dataset(
+        args.out, args.frames_root, args.videos, args.workers, ExtractionModels.from_args(args), cfg
+    )
     return 0 if not summary["failed"] else 1
 
 

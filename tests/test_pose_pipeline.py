@@ -167,6 +167,12 @@ def test_cli_extract_and_resumable_dataset(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_done"] == 2 and summary["processed"] == 1
     assert (out / "clip2.npz").stat().st_mtime_ns == before  # finished clips are not redone
+    assert json.loads((out / "clip2.report.json").read_text())["options"]["models"]["detector"] == "blazepose"
+    # other options: the finished clips are computed again, not kept stale
+    main(["extract-dataset", "--videos", str(vids), "--out", str(out), "--num-frames", "2"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped_done"] == 0 and summary["processed"] == 3
+    assert SkeletonSequence.load(out / "clip2.npz").num_frames == 2
     assert (
         main(["extract", str(vids / "clip2.mp4"), "--out", str(tmp_path / "one.npz"), "--first-box", "10,10,5,5"]) == 2
     )  # a bad box is a clear error

@@ -3,7 +3,8 @@
 Clips are a FineDiving frame layout (``<root>/<match>/<idx>/*.jpg``, one clip per leaf
 folder of images) or a folder of videos. Output: ``<out>/<clip id>.npz`` and
 ``<out>/<clip id>.report.json`` per clip, written atomically; a clip whose ``.npz`` and
-report already exist is skipped, so an interrupted run resumes where it stopped. Failures
+report already exist, made with the same options (stored in the report), is skipped, so an
+interrupted run resumes where it stopped. Failures
 (unreadable files, no athlete) are recorded in ``<out>/failures.json`` and the run goes on.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from tqdm import tqdm
 
 from posekit.errors import PosekitError
 from posekit.io import write_json
+from posekit.pose.options import ExtractionModels
+from posekit.pose.pipeline import ExtractConfig
 from posekit.pose.video import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm", ".mpg", ".mpeg")
@@ -47,34 +51,38 @@ def find_clips(frames_root: Path | None = None, videos: Path | None = None) -> d
     return clips
 
 
-def _run_one(clip_id: str, path: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
-    from posekit.pose.detect import build_detector
-    from posekit.pose.estimate import build_estimator
-    from posekit.pose.pipeline import ExtractConfig, extract
+def run_options(models: ExtractionModels, config: ExtractConfig) -> dict[str, Any]:
+    """What a clip's outputs depend on, stored in its report: a rerun with other options
+    recomputes the clip instead of keeping stale outputs."""
+    return {"models": models.to_dict(), "num_frames": config.num_frames, "repeat_frames": config.repeat_frames}
+
+
+def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
+    npz, rep = out / f"{clip_id}.npz", out / f"{clip_id}.report.json"
+    if not (npz.exists() and rep.exists()):
+        return False
+    try:
+        return json.loads(rep.read_text()).get("options") == json.loads(json.dumps(options))
+    except (OSError, ValueError):
+        return False  # an unreadable report: compute the clip again
+
+
+def _run_one(
+    clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig
+) -> dict[str, Any]:
+    from posekit.pose.pipeline import extract
 
     out = Path(out_dir)
     try:
-        trust = bool(options.get("trust_checkpoint", False))
-        det = build_detector(
-            options.get("detector", "blazepose"),
-            options.get("det_config"),
-            options.get("det_checkpoint"),
-            options.get("device", "cpu"),
-            trust_checkpoint=trust,
-        )
-        est = build_estimator(
-            options.get("pose", "blazepose"),
-            options.get("pose_config"),
-            options.get("pose_checkpoint"),
-            options.get("device", "cpu"),
-            mapping=options.get("pose_mapping"),
-            trust_checkpoint=trust,
-        )
-        cfg = ExtractConfig(
-            num_frames=options.get("num_frames"), repeat_frames=bool(options.get("repeat_frames")), progress=False
-        )
+        det, est = models.build()
         res = extract(
-            path, det, est, config=cfg, out=out / f"{clip_id}.npz", report_path=out / f"{clip_id}.report.json"
+            path,
+            det,
+            est,
+            config=config,
+            out=out / f"{clip_id}.npz",
+            report_path=out / f"{clip_id}.report.json",
+            options=run_options(models, config),
         )
         r = res.report
         if r["found_fraction"] == 0:
@@ -98,10 +106,18 @@ def extract_dataset(
     frames_root: str | Path | None = None,
     videos: str | Path | None = None,
     workers: int = 1,
-    options: dict[str, Any] | None = None,
+    models: ExtractionModels | None = None,
+    config: ExtractConfig | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
+    """Extract every clip under ``frames_root`` / ``videos`` into ``out_dir`` with ``models``
+    (default: the offline BlazePose pipeline) and the per-clip ``config`` (``num_frames``,
+    ...), over ``workers`` processes. Clips already extracted with the same options are
+    skipped; clips extracted with other options are computed again."""
     out = Path(out_dir)
+    models = models or ExtractionModels()
+    config = replace(config or ExtractConfig(), progress=False)
+    options = run_options(models, config)
     for root, flag in ((frames_root, "--frames-root"), (videos, "--videos")):
         if root is not None and not Path(root).is_dir():
             raise PosekitError(f"{root}: {flag} is not a folder")
@@ -112,20 +128,19 @@ def extract_dataset(
             f"{where}: no clip found (expected folders of images under --frames-root, or video files under --videos)"
         )
     out.mkdir(parents=True, exist_ok=True)
-    todo = {k: p for k, p in clips.items() if not ((out / f"{k}.npz").exists() and (out / f"{k}.report.json").exists())}
+    todo = {k: p for k, p in clips.items() if not _is_done(out, k, options)}
     skipped = len(clips) - len(todo)
-    options = options or {}
     results: list[dict[str, Any]] = []
     bar = tqdm(total=len(todo), desc="clips", unit="clip")
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_run_one, k, str(p), str(out), options) for k, p in todo.items()]
+            futs = [pool.submit(_run_one, k, str(p), str(out), models, config) for k, p in todo.items()]
             for f in as_completed(futs):
                 results.append(f.result())
                 bar.update()
     else:
         for k, p in todo.items():
-            results.append(_run_one(k, str(p), str(out), options))
+            results.append(_run_one(k, str(p), str(out), models, config))
             bar.update()
     bar.close()
     fail_path = out / "failures.json"

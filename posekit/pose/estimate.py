@@ -21,11 +21,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from graphs import get_layout, get_mapping
 from posekit.errors import PosekitError
+
+
+class Estimator(Protocol):
+    """What extraction needs of a top-down pose estimator (beside
+    :class:`posekit.pose.detect.Detector`): its ``layout`` (a :mod:`graphs` layout name) and
+    ``estimate(frames, boxes) -> (poses (T, J, 3), info)`` with ``J`` that layout's joints,
+    frame pixel coordinates and a confidence in [0, 1]; ``info`` is a dict per frame."""
+
+    layout: str
+
+    def estimate(
+        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None]
+    ) -> tuple[np.ndarray, list[dict]]: ...
 
 
 def _swap_lr(lm: np.ndarray, perm: np.ndarray) -> np.ndarray:
@@ -263,7 +277,7 @@ def build_estimator(
     mapping: str | Path | None = None,
     trust_checkpoint: bool = False,
     **kwargs,
-):
+) -> Estimator:
     """``mapping`` (BlazePose only): the BlazePose -> MPII-16 mapping, None for the default
     calibrated one, ``geometric``, or a mapping JSON from ``posekit fit-mapping``.
     ``trust_checkpoint`` (mmpose only): load a checkpoint that is not weights-only."""

@@ -295,8 +295,11 @@ def extract(
     out: str | Path | None = None,
     overlay: str | Path | None = None,
     report_path: str | Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ExtractResult:
     """Extract the athlete's skeleton from a clip (video file, frame folder or a decoded Clip).
+    ``options`` (what the outputs depend on, e.g. :func:`posekit.pose.batch.run_options`) is
+    stored in the QC report.
 
     Returns the cleaned :class:`SkeletonSequence` (MPII-16 by default), the raw one, the QC
     report and the per-frame boxes; writes the ``.npz`` / report / overlay when paths are given.
@@ -343,6 +346,31 @@ def extract(
     if has.any():  # the fractions are of the frames that have the athlete, not of the emptied ones
         clean_report["interpolated_fraction"] = round(float(cleaned.interpolated[has].mean()), 4)
 
+    seconds = {"read": t_read, "detect": timing["detect"], "pose": t_pose, "clean": t_clean}
+    report = qc_report(clip, tr, raw, info, outside, clean_report, seconds, time.perf_counter() - t_all)
+    if options is not None:
+        report["options"] = options
+    cleaned.meta["qc"] = {k: report[k] for k in ("found_fraction", "mean_confidence")}
+    result = ExtractResult(cleaned, raw, report, boxes, status, clip, _source_landmarks(info, has))
+    write_outputs(result, out, overlay, report_path)
+    return result
+
+
+def qc_report(
+    clip: Clip,
+    tr: TrackResult,
+    raw: SkeletonSequence,
+    info: list[dict],
+    outside: Any,
+    clean_report: dict[str, Any],
+    seconds: dict[str, float],
+    total: float,
+) -> dict[str, Any]:
+    """The QC report of one extracted clip (written beside its ``.npz``): per frame whether
+    and how the athlete was found, the boxes, the camera motion, the confidence, what
+    cleaning did and where the time went."""
+    status, boxes = tr.status, tr.boxes
+    has = np.isfinite(boxes).all(1)
     conf = raw.confidence
     report: dict[str, Any] = {
         "source": clip.source,
@@ -365,19 +393,10 @@ def extract(
         "rotation_used": [i.get("rotation") for i in info],
         "joints_outside_box_dropped": outside,
         "cleaning": clean_report,
-        "seconds": {
-            "read": round(t_read, 3),
-            "detect": round(timing["detect"], 3),
-            "pose": round(t_pose, 3),
-            "clean": round(t_clean, 3),
-            "total": round(time.perf_counter() - t_all, 3),
-        },
+        "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(total, 3)},
     }
-    report["fps_processed"] = round(len(clip) / max(report["seconds"]["total"], 1e-9), 3)
-    cleaned.meta["qc"] = {k: report[k] for k in ("found_fraction", "mean_confidence")}
-    result = ExtractResult(cleaned, raw, report, boxes, status, clip, _source_landmarks(info, has))
-    write_outputs(result, out, overlay, report_path)
-    return result
+    report["fps_processed"] = round(len(clip) / max(total, 1e-9), 3)
+    return report
 
 
 def _source_landmarks(info: list[dict], has: np.ndarray) -> np.ndarray | None:
