@@ -67,9 +67,7 @@ def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
         return False  # an unreadable report: compute the clip again
 
 
-def _run_one(
-    clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig
-) -> dict[str, Any]:
+def _run_one(clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig) -> dict[str, Any]:
     from posekit.pose.pipeline import extract
 
     out = Path(out_dir)

@@ -223,8 +223,6 @@ def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem]
     )
 
 
-
-
 # ---------------------------------------------------------------------- summaries
 def _diving_summary(ds: Any) -> dict[str, Any]:
     dns = Counter(r.dive_number for r in ds)

@@ -1,0 +1,118 @@
+"""Job 2 on the command line: ``train``, ``evaluate`` and the data they read (``synth``,
+``features``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from posekit.training import load_config, run_training
+
+    cfg = load_config(args.config, args.set)
+    work = args.work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(args.config).stem
+    s = run_training(cfg, work, resume=args.resume, overwrite=args.overwrite)
+    if s:
+        m = s["metrics"]
+        print(
+            f"test ({s['n']} clips, M = {s['exemplars']} exemplars, best epoch {s['best_epoch'] + 1}): "
+            + " ".join(f"{k}={v:.4f}" for k, v in m.items())
+        )
+        print(f"outputs in {work}: best.pth, last.pth, metrics_test.json, predictions_test.csv, plots/")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from posekit.training import load_config, run_evaluation
+
+    cfg = load_config(args.config, args.set)
+    out = args.out or Path(args.checkpoint).parent
+    s = run_evaluation(cfg, args.checkpoint, out, split=args.split)
+    print(f"{args.split} ({s['n']} clips): " + " ".join(f"{k}={v:.4f}" for k, v in s["metrics"].items()))
+    print(f"written: {out}/metrics_{args.split}.json, predictions_{args.split}.csv, plots/")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from posekit.synthetic import DiveGenerator, write_finediving_layout
+
+    gen = DiveGenerator(T=args.frames, static_dim=args.feature_dim, dynamic_dim=args.feature_dim)
+    root = write_finediving_layout(
+        args.out,
+        {
+            "train": gen.dataset(args.train, seed=args.seed, split="train"),
+            "test": gen.dataset(args.test, seed=args.seed + 10_000, split="test"),
+        },
+    )
+    print(f"wrote {args.train} + {args.test} generated dives in the FineDiving layout under {root}")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from posekit.features import extract_features_dataset
+
+    done = extract_features_dataset(
+        args.frames_root,
+        args.out,
+        kind=args.kind,
+        weights=args.weights,
+        arch=args.arch,
+        num_frames=args.num_frames,
+        clip_len=args.clip_len,
+        num_clips=args.num_clips,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    print(f"{done['written']} clip(s) written, {done['skipped']} already done, {len(done['failed'])} failed")
+    for k, why in done["failed"].items():
+        print(f"  FAILED {k}: {why}")
+    return 1 if done["failed"] else 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register: train, evaluate, synth, features."""
+    p = sub.add_parser(
+        "train",
+        help="train an AQA model (the config's method: hpmcore, tsa, core, ...); resumable; DDP via torchrun",
+    )
+    p.add_argument("config", type=Path, help="configs/aqa/*.yaml")
+    p.add_argument("--work-dir", type=Path, help="output folder (default: work_dirs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pth (same config)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in <work-dir>")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. train.epochs=3")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained checkpoint on a split (multi-exemplar voting)")
+    p.add_argument("config", type=Path)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--split", choices=["test", "val", "train"], default="test")
+    p.add_argument("--out", type=Path, help="output folder (default: the checkpoint's folder)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("synth", help="write generated dives with known flaws as a FineDiving-layout dataset")
+    p.add_argument("out", type=Path)
+    p.add_argument("--train", type=int, default=200)
+    p.add_argument("--test", type=int, default=80)
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--feature-dim", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("features", help="RGB features of every clip (torchvision backbone, weights from a path)")
+    p.add_argument("--frames-root", type=Path, required=True, help="FineDiving layout <root>/<video>/<idx>/*.jpg")
+    p.add_argument("--out", type=Path, required=True, help="writes <out>/<video>/<idx>.npy")
+    p.add_argument("--kind", choices=["static", "dynamic"], required=True)
+    p.add_argument("--weights", type=Path, help="torchvision state dict (.pth); without it random weights (tests only)")
+    p.add_argument(
+        "--arch", help="static: resnet50 (default) | resnet18; dynamic: r3d_18 (default) | r2plus1d_18 | mc3_18"
+    )
+    p.add_argument("--num-frames", type=int, default=96)
+    p.add_argument("--clip-len", type=int, default=16)
+    p.add_argument("--num-clips", type=int, default=9)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_features)
