@@ -218,23 +218,49 @@ def load_layout(path: str | Path) -> Layout:
     return Layout.from_dict(spec, source=str(path))
 
 
-def register_layout(layout: Layout | str | Path, overwrite: bool = False) -> Layout:
-    """Add a layout (object or YAML path) to the registry used by :func:`get_layout`."""
-    if not isinstance(layout, Layout):
+_BUILTINS: list[str] = []  # names of the layouts shipped in graphs/layouts (loaded once)
+
+
+def same_layout(a: Layout, b: Layout) -> bool:
+    """Whether two layouts describe the same skeleton (their specs, not where they came from)."""
+    return a.to_dict() == b.to_dict()
+
+
+def register_layout(layout: Layout | str | Path | dict[str, Any], overwrite: bool = False) -> Layout:
+    """Add a layout (object, YAML path or spec dict) to the registry of :func:`get_layout`,
+    beside the built-ins. Registering the same spec again is a no-op; a different spec
+    under a registered name is an error naming both sources (``overwrite`` replaces a
+    layout that is not built in)."""
+    _load_builtins()
+    if isinstance(layout, dict):
+        layout = Layout.from_dict(layout)
+    elif not isinstance(layout, Layout):
         layout = load_layout(layout)
     existing = _REGISTRY.get(layout.name)
-    if existing is not None and existing != layout and not overwrite:
-        raise LayoutError(f"a different layout named '{layout.name}' is already registered", layout.source)
-    _REGISTRY[layout.name] = layout
-    return layout
+    if existing is not None and not same_layout(existing, layout):
+        if not overwrite or layout.name in _BUILTINS:
+            raise LayoutError(
+                f"two different layouts are named '{layout.name}': {existing.source or 'registered in code'} "
+                f"and {layout.source or 'this one'} (rename one of them)",
+                layout.source,
+            )
+    if existing is None or overwrite:
+        _REGISTRY[layout.name] = layout
+    return _REGISTRY[layout.name]
 
 
 def _load_builtins() -> None:
-    if _REGISTRY:
+    if _BUILTINS:
         return
     for path in sorted(LAYOUT_DIR.glob("*.yaml")):
         lay = load_layout(path)
         _REGISTRY[lay.name] = lay
+        _BUILTINS.append(lay.name)
+
+
+def is_builtin(name: str) -> bool:
+    _load_builtins()
+    return name in _BUILTINS
 
 
 def available_layouts() -> list[str]:

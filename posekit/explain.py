@@ -73,6 +73,7 @@ class Explanation:
     attention: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
     true_score: float | None = None
+    layout: str = ""  # the graphs layout of joint_names
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -102,7 +103,17 @@ class Explanation:
         return np.array([pj[h.level_of_joint == lv].sum() for lv in range(3)])
 
     def _layout(self) -> str:
-        return {16: "mpii16", 17: "coco17", 33: "blazepose33"}.get(len(self.joint_names), "mpii16")
+        """The layout the explanation was made on; for files written before it was stored,
+        the registered layout whose joints are exactly ``joint_names`` (never a guess from
+        the joint count)."""
+        if self.layout:
+            return self.layout
+        from graphs.layout import available_layouts
+
+        for name in available_layouts():
+            if list(get_layout(name).joints) == list(self.joint_names):
+                return name
+        raise ValueError(f"no registered layout has the joints {self.joint_names}; register the clip's layout")
 
     def top_joints(self, k: int = 3, stage: int | None = None, sign: str = "abs") -> list[tuple[str, float]]:
         """The ``k`` joints with the largest attribution (``sign``: abs | negative | positive)."""
@@ -270,8 +281,9 @@ def explain(
         attrs = _occlusion(scorer, x, base, b[0], int(b.shape[1]) + 1, score)
     pose_attr = attrs[0][0].sum(dim=0).detach().cpu().numpy()  # (T, V)
     K = int(b.shape[1]) + 1  # stages the model scores (1 for whole-clip methods such as CoRe)
-    default = {1: ["whole clip"], 3: ["take-off", "flight", "entry"]}
-    names = stage_names or default.get(K, [f"stage {k + 1}" for k in range(K)])
+    names = stage_names or (["whole clip"] if K == 1 else [f"stage {k + 1}" for k in range(K)])
+    if len(names) != K:
+        raise ValueError(f"{len(names)} stage names for a model that scores {K} stage(s): {names}")
     lay = get_layout(model.cfg.layout)
     expl = Explanation(
         score=score,
@@ -282,6 +294,7 @@ def explain(
         boundaries=[int(v) for v in b[0].tolist()],
         stage_names=names,
         joint_names=list(lay.joints),
+        layout=lay.name,
         level_names=list(LEVEL_NAMES),
         joint_frame=pose_attr.tolist(),
         attribution=attribution,
@@ -431,6 +444,7 @@ def explain_sample(
     from posekit.io import write_json
     from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
     from posekit.training.data import drawable_pose, item_tensors, key_str, select_exemplars
+    from posekit.training.datasets import stage_names
     from posekit.training.trainer import check_checkpoint_matches
     from posekit.viz import plot_explanation
 
@@ -455,6 +469,7 @@ def explain_sample(
         baseline=baseline,
         key=sample,
     )
+    expl.stage_names = stage_names(cfg, len(expl.stage_deltas))  # the dataset's names for the stages scored
     result = SampleExplanation(expl, [key_str(k) for k in keys])
     if out is not None:
         out = Path(out)

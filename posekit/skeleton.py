@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from graphs.layout import Layout, get_layout
+from graphs.layout import Layout, get_layout, is_builtin, register_layout
 from posekit.errors import LayoutError, SkeletonFormatError
 from posekit.io import save_npz
 
@@ -156,12 +156,15 @@ class SkeletonSequence:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
-        """Write the ``.npz`` atomically (temporary file, then rename)."""
+        """Write the ``.npz`` atomically (temporary file, then rename). A layout that is not
+        built in travels with the data (``layout_spec``, JSON): loading registers it."""
+        extra = {} if is_builtin(self.layout) else {"layout_spec": np.str_(json.dumps(self.layout_obj.to_dict()))}
         return save_npz(
             path,
             format_version=np.int64(FORMAT_VERSION),
             data=self.data,
             layout=np.str_(self.layout),
+            **extra,
             fps=np.float64(self.fps),
             frame_indices=self.frame_indices,
             interpolated=self.interpolated,
@@ -186,6 +189,8 @@ class SkeletonSequence:
             meta = json.loads(str(arrays["meta"]))
         except json.JSONDecodeError as exc:
             raise SkeletonFormatError(f"not valid JSON ({exc})", path, "meta") from None
+        if "layout_spec" in arrays:
+            _register_spec(str(arrays["layout_spec"]), path)
         return cls(
             data=arrays["data"],
             layout=str(arrays["layout"]),
@@ -360,6 +365,17 @@ def _json_safe(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def _register_spec(text: str, path: Path) -> None:
+    """Register the layout a file carries (or check it against the registered one)."""
+    try:
+        spec = json.loads(text)
+        register_layout(Layout.from_dict(spec, source=str(path)))
+    except json.JSONDecodeError as exc:
+        raise SkeletonFormatError(f"not valid JSON ({exc})", path, "layout_spec") from None
+    except (LayoutError, TypeError, KeyError, AttributeError) as exc:
+        raise SkeletonFormatError(str(exc), path, "layout_spec") from None
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

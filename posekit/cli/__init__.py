@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 0
     try:
+        if getattr(args, "layout_files", None):
+            from graphs.layout import register_layout
+
+            for path in args.layout_files:
+                register_layout(path)
         return int(args.func(args) or 0)
     except (PosekitError, GraphsError) as exc:
         print(f"posekit {args.command}: error: {exc}", file=sys.stderr)

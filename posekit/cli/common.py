@@ -69,3 +69,17 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"
     )
+
+
+def add_layout_arg(p: argparse.ArgumentParser) -> None:
+    """``--layout FILE.yaml`` (repeatable): register your own skeleton layouts before the
+    command reads skeletons (files saved by posekit carry their layout and need none)."""
+    p.add_argument(
+        "--layout",
+        dest="layout_files",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE.yaml",
+        help="a skeleton layout YAML to register beside the built-in ones (repeatable)",
+    )

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from posekit.cli.common import add_layout_arg
 from posekit.errors import PosekitError
 
 
@@ -63,4 +64,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--clip", type=Path, help="the sample's video: also draw the explanation on its frames")
     p.add_argument("--skeleton", type=Path, help="with --clip: the skeleton .npz extracted from it (posekit extract)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_layout_arg(p)
     p.set_defaults(func=_cmd_explain)

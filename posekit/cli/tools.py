@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from posekit.cli.common import add_layout_arg
 from posekit.errors import PosekitError
 
 
@@ -94,6 +95,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("inspect", help="summarise a skeleton .npz")
     p.add_argument("file", type=Path)
     p.add_argument("--pred-comp", action="store_true", help="the file is an HP-MCoRe pred_comp_<idx>.npz")
+    add_layout_arg(p)
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("metrics", help="SRCC, R-l2 x100 and MSE of predicted vs true scores (.npy)")

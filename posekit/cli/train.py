@@ -8,6 +8,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from posekit.cli.common import add_layout_arg
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from posekit.training import load_config, run_training
@@ -83,6 +85,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <work-dir>/last.pth (same config)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in <work-dir>")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. train.epochs=3")
+    add_layout_arg(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained checkpoint on a split (multi-exemplar voting)")
@@ -91,6 +94,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--out", type=Path, help="output folder (default: the checkpoint's folder)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_layout_arg(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("synth", help="write generated dives with known flaws as a FineDiving-layout dataset")

@@ -28,7 +28,8 @@ DEFAULTS: dict[str, Any] = {
         "root": None,
         "T": 96,
         "K": 3,
-        "layout": "mpii16",
+        "layout": "mpii16",  # a graphs layout name or a layout YAML path; the clips must be in it
+        "stage_names": None,  # names of the K stages (default: the dataset's, e.g. take-off / flight / entry)
         "center": "frame",  # skeleton normalisation: frame | sequence (root) | body | body_oriented (spine up)
         "pose_dir": "pose",
         "dynamic_dir": "features/dynamic",  # null: no dynamic features
@@ -210,14 +211,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     cfg = _merge(DEFAULTS, user)
     cfg["_source"] = str(src) if src else None
     validate_types(cfg, src)
+    cfg["data"]["layout"] = _resolve_layout(cfg["data"]["layout"], src)
     for (section, name), allowed in CHOICES.items():
         if cfg[section][name] not in allowed:
             raise ConfigError(
                 f"{section}.{name} must be one of {list(allowed)}, got {cfg[section][name]!r}", src, f"{section}.{name}"
             )
-    from posekit.training.datasets import dataset_kind
+    from posekit.training.datasets import dataset_kind, stage_names
 
     dataset_kind(cfg["data"]["kind"], str(src) if src else None)
+    stage_names(cfg)  # data.stage_names: K names
     aug = cfg["data"]["augment"] or {}
     for k, v in aug.items():
         if not isinstance(v, (int, float)) or v < 0 or (k.startswith("drop_") and v > 1):
@@ -228,6 +231,23 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
     method_config(cfg["method"], model_section(cfg), str(src) if src else None)
     return cfg
+
+
+def _resolve_layout(layout: str, src: Path | None) -> str:
+    """``data.layout`` as a registered name: a YAML path (as given, else beside the config)
+    is registered beside the built-in layouts."""
+    if not str(layout).endswith((".yaml", ".yml")):
+        return layout
+    from graphs.errors import GraphsError
+    from graphs.layout import register_layout
+
+    path = Path(layout)
+    if not path.is_absolute() and not path.exists() and src is not None:
+        path = Path(src).parent / path
+    try:
+        return register_layout(path).name
+    except GraphsError as exc:
+        raise ConfigError(str(exc), src, "data.layout") from None
 
 
 def model_section(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from posekit.datasets.exemplars import ExemplarSampler, stable_hash
-from posekit.errors import AnnotationError, ConfigError
+from posekit.errors import AnnotationError, ConfigError, SkeletonFormatError
 from posekit.skeleton import SkeletonSequence
 
 
@@ -43,6 +43,7 @@ class AQAItem:
     difficulty: float
     group: str | None = None
     source: str | None = None
+    layout: str = "mpii16"  # the graphs layout of ``pose``
 
     def target(self, use_difficulty: bool) -> float:
         return self.score / self.difficulty if use_difficulty else self.score
@@ -109,6 +110,19 @@ def _check_consistent(items: list[AQAItem], where: str) -> None:
             )
 
 
+def _check_layout(items: list[AQAItem], layout: str, where: str | None) -> None:
+    """Every clip is in ``data.layout`` (nothing is assumed: a clip in another layout is an
+    error naming it and the line to put in the config)."""
+    for it in items:
+        if it.layout != layout:
+            raise SkeletonFormatError(
+                f"clip {it.key!r} is in layout {it.layout!r} but data.layout is {layout!r}"
+                f" (set data.layout: {it.layout} in {where or 'the config'})",
+                it.source or where,
+                "layout",
+            )
+
+
 def _split_by_group(keys: list[Hashable], groups: dict[Hashable, Any], frac: float, seed: int) -> set[Hashable]:
     """Keys of a held-out part holding ``~frac`` of the groups (stable across runs)."""
     uniq = sorted({groups[k] for k in keys}, key=repr)
@@ -161,6 +175,7 @@ def build_splits(cfg: dict[str, Any]) -> AQASplits:
     if d.get("max_items"):
         train, test = train[: int(d["max_items"])], test[: int(d["max_items"])]
     _check_consistent(train + test, str(d.get("root")))
+    _check_layout(train + test, d["layout"], cfg.get("_source"))
     train, val = carve_val(train, float(d["val_fraction"]), seed)
     if d["use_difficulty"] and any(it.difficulty <= 0 for it in train + val + test):
         raise ConfigError("use_difficulty needs a positive difficulty for every clip", cfg.get("_source"), "data")

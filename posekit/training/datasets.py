@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.errors import AnnotationError, ConfigError, SkeletonFormatError
+from posekit.errors import AnnotationError, ConfigError
 from posekit.skeleton import SkeletonSequence
 from posekit.training.data import AQAItem, held_out_keys, load_feature, prepare_skeleton
 
@@ -48,6 +48,10 @@ class DatasetKind:
     needs_root: bool = True
     summary: Callable[[Path], dict[str, Any]] | None = None
     description: str = ""
+    stage_names: tuple[str, ...] | None = None  # the stages of its sport, when K matches
+
+
+DIVING_STAGES = ("take-off", "flight", "entry")
 
 
 DATASETS: dict[str, DatasetKind] = {}
@@ -59,6 +63,29 @@ def register_dataset(kind: DatasetKind, replace: bool = False) -> DatasetKind:
         raise ConfigError(f"dataset kind {kind.name!r} is already registered", field="data.kind")
     DATASETS[kind.name] = kind
     return kind
+
+
+def stage_names(cfg: dict[str, Any], K: int | None = None) -> list[str]:
+    """Names of the ``K`` stages a model scores (default ``data.K``): ``data.stage_names``
+    when set, else the dataset's own (diving: take-off, flight, entry), else "stage 1" ...;
+    a whole-clip model (``K = 1``) has "whole clip". Used by plots, the predictions CSV,
+    metrics and explanations."""
+    d = cfg["data"]
+    K = int(d["K"]) if K is None else K
+    given = d.get("stage_names")
+    if given is not None:
+        if not isinstance(given, list) or not all(isinstance(n, str) and n for n in given) or len(given) != d["K"]:
+            raise ConfigError(
+                f"data.stage_names must be a list of data.K = {d['K']} names, got {given!r}",
+                cfg.get("_source"),
+                "data.stage_names",
+            )
+        if K == len(given):
+            return list(given)
+    own = DATASETS[d["kind"]].stage_names if d["kind"] in DATASETS else None
+    if given is None and own is not None and len(own) == K:
+        return list(own)
+    return ["whole clip"] if K == 1 else [f"stage {k + 1}" for k in range(K)]
 
 
 def dataset_kind(name: str, where: str | Path | None = None) -> DatasetKind:
@@ -92,6 +119,7 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
                     difficulty=dv.difficulty,
                     group=dv.dive_number,
                     source=f"synthetic seed {s['seed']}",
+                    layout=dv.skeleton.layout,
                 )
             )
         return out
@@ -116,8 +144,6 @@ def _layout_items(
                 f"no skeleton for clip {key!r} (run `posekit extract-dataset` first)", pose_path, "pose"
             )
         seq = SkeletonSequence.load(pose_path)
-        if seq.layout != d["layout"]:
-            raise SkeletonFormatError(f"layout {seq.layout}, the config expects {d['layout']}", pose_path, "layout")
         dyn = load_feature(root / d["dynamic_dir"] / f"{rel}.npy", "dynamic", key) if d.get("dynamic_dir") else None
         st = load_feature(root / d["static_dir"] / f"{rel}.npy", "static", key) if d.get("static_dir") else None
         b = boundaries(key) if K > 1 else np.zeros(0, np.int64)
@@ -133,6 +159,7 @@ def _layout_items(
                 diff,
                 rec.dive_number,
                 str(pose_path),
+                seq.layout,
             )
         )
     return items
@@ -190,6 +217,7 @@ def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[
                 rec.difficulty or 1.0,
                 rec.dive_number,
                 seq.path,
+                seq.layout,
             )
         )
     held = held_out_keys(d, items, {it.key: it.key for it in items}, seed)
@@ -270,8 +298,12 @@ def _generic_summary(root: Path) -> dict[str, Any]:
 
 
 for _kind in (
-    DatasetKind("synthetic", _synthetic, needs_root=False, description="generated dives (no files)"),
-    DatasetKind("finediving", _finediving, summary=_finediving_summary, description="FineDiving"),
+    DatasetKind(
+        "synthetic", _synthetic, needs_root=False, description="generated dives (no files)", stage_names=DIVING_STAGES
+    ),
+    DatasetKind(
+        "finediving", _finediving, summary=_finediving_summary, description="FineDiving", stage_names=DIVING_STAGES
+    ),
     DatasetKind("mtl_aqa", _mtl_aqa, summary=_mtl_aqa_summary, description="MTL-AQA"),
     DatasetKind("generic", _generic, summary=_generic_summary, description="a folder of skeletons + labels.csv"),
     DatasetKind("speed_climbing", _speed_climbing, summary=_speed_climbing_summary, description="SPEED21"),

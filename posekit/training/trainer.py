@@ -55,6 +55,7 @@ from posekit.training.data import (
     key_str,
     select_exemplars,
 )
+from posekit.training.datasets import stage_names
 
 
 # ---------------------------------------------------------------------- setup
@@ -211,11 +212,19 @@ def evaluate_items(
         "true_boundaries": gt,
         "exemplars": ex_keys,
         "metrics": metrics,
+        "stage_names": stage_names(cfg, int(torch.cat(deltas).shape[1])),
     }
 
 
 # ---------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: Path, obj: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically; a model on a layout that is not built in carries its
+    spec (``layout_spec``), so evaluation and explanation need no registration step."""
+    from graphs.layout import get_layout, is_builtin
+
+    layout = (obj.get("model_config") or {}).get("layout")
+    if layout and not is_builtin(layout):
+        obj = {**obj, "layout_spec": get_layout(layout).to_dict()}
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
@@ -238,6 +247,10 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> AQAMethod:
 
     if "model" not in ckpt or "model_config" not in ckpt:
         raise ConfigError(f"not a posekit model checkpoint (keys {sorted(ckpt)[:6]})", field="model")
+    if ckpt.get("layout_spec"):
+        from graphs.layout import register_layout
+
+        register_layout(ckpt["layout_spec"])
     model = build_method(ckpt.get("method", "hpmcore"), ckpt["model_config"])
     try:
         model.load_state_dict(ckpt["model"])
@@ -255,7 +268,8 @@ def write_predictions(path: Path, res: dict[str, Any]) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf)
     K = res["stage_delta"].shape[1]
-    w.writerow(["key", "true", "pred", *[f"stage{k}_delta" for k in range(K)], "pred_boundaries", "true_boundaries"])
+    names = res.get("stage_names") or [f"stage{k}" for k in range(K)]
+    w.writerow(["key", "true", "pred", *[f"{n}_delta" for n in names], "pred_boundaries", "true_boundaries"])
     for i, k in enumerate(res["keys"]):
         w.writerow(
             [
@@ -283,7 +297,7 @@ def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T
             tb = np.asarray(res["true_boundaries"][i]) if len(res["true_boundaries"]) else np.array([-1])
             if (tb >= 0).all():
                 rows[f"{key_str(k)} true"] = tb
-        paths.append(plot_stage_timelines(rows, T, out / "stages.png"))
+        paths.append(plot_stage_timelines(rows, T, out / "stages.png", res.get("stage_names") or ()))
     if history:
         paths.append(plot_training_curves(history, out / "curves.png"))
     return paths

@@ -1,0 +1,147 @@
+"""Your own sport: a layout that is not built in travels with the data and the checkpoint,
+so every command works with no registration step; stage names are the user's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from posekit.errors import SkeletonFormatError
+
+SKI9 = {
+    "name": "ski9",
+    "joints": ["head", "neck", "pelvis", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_ski_tip", "r_ski_tip"],
+    "bones": [
+        ["head", "neck"],
+        ["neck", "pelvis"],
+        ["pelvis", "l_knee"],
+        ["pelvis", "r_knee"],
+        ["l_knee", "l_ankle"],
+        ["r_knee", "r_ankle"],
+        ["l_ankle", "l_ski_tip"],
+        ["r_ankle", "r_ski_tip"],
+    ],
+    "flip_pairs": [["l_knee", "r_knee"], ["l_ankle", "r_ankle"], ["l_ski_tip", "r_ski_tip"]],
+    "center": ["pelvis"],
+    "root": ["pelvis"],
+    "neck": ["neck"],
+    "head": ["head"],
+}
+
+
+def _jump(rng: np.random.Generator, T: int, quality: float) -> np.ndarray:
+    """A generated jump in the 9-joint layout: a body gliding right, the skis opening into a V
+    whose width is the quality."""
+    t = np.linspace(0, 1, T)[:, None]
+    base = np.array([[0, -60], [0, -45], [0, -10], [-5, 10], [5, 10], [-5, 30], [5, 30], [-20, 45], [20, 45]], float)
+    xy = base[None] + np.stack([200 * t, 50 * t**2], -1)
+    xy[:, 7, 0] -= 25 * quality * t[:, 0]
+    xy[:, 8, 0] += 25 * quality * t[:, 0]
+    xy += rng.normal(0, 1.0, xy.shape)
+    return np.concatenate([xy + 300, np.ones((T, 9, 1))], -1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def ski_data(tmp_path_factory) -> Path:
+    """Clips saved in a process that registered the layout; labels with phase boundaries."""
+    root = tmp_path_factory.mktemp("ski")
+    (root / "ski9.yaml").write_text(yaml.safe_dump(SKI9))
+    rows = ["name,score,boundaries,group"]
+    rng = np.random.default_rng(0)
+    script = ["from graphs.layout import register_layout", "from posekit.skeleton import SkeletonSequence"]
+    script += ["import numpy as np", f"register_layout({str(root / 'ski9.yaml')!r})"]
+    for i in range(16):
+        q = float(rng.uniform(0, 1))
+        np.save(root / f"j{i}.npy", _jump(rng, 30, q))
+        script.append(
+            f"SkeletonSequence(np.load({str(root / f'j{i}.npy')!r}), layout='ski9')"
+            f".save({str(root / 'clips' / f'jump_{i:02d}.npz')!r})"
+        )
+        rows.append(f"jump_{i:02d},{50 + 10 * q:.3f},{9};{19},athlete{i % 8}")
+    (root / "clips").mkdir()
+    subprocess.run([sys.executable, "-c", "\n".join(script)], check=True)
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    cfg = {
+        "data": {
+            "kind": "generic",
+            "root": str(root),
+            "layout": "ski9",
+            "T": 30,
+            "stage_names": ["inrun", "flight", "landing"],
+            "use_dn": False,
+            "test_fraction": 0.25,
+        },
+        "model": {"dve": False, "sve": False, "dim": 16, "hse_blocks": 1, "decoder_layers": 1, "tokens": 2},
+        "train": {"epochs": 1, "batch_size": 4, "progress": False, "exemplars": 3, "val_exemplars": 3},
+    }
+    (root / "ski.yaml").write_text(yaml.safe_dump(cfg))
+    return root
+
+
+def _posekit(*args: str | Path) -> subprocess.CompletedProcess:
+    code = "import sys; from posekit.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_custom_layout_round_trip_save_load_train_explain(ski_data: Path) -> None:
+    """Each command runs in a fresh process that never registered ``ski9``."""
+    r = _posekit("inspect", ski_data / "clips" / "jump_00.npz")
+    assert r.returncode == 0 and "ski9" in r.stdout, r.stderr
+    r = _posekit("train", ski_data / "ski.yaml", "--work-dir", ski_data / "work")
+    assert r.returncode == 0, r.stderr
+    header = (ski_data / "work" / "predictions_test.csv").read_text().splitlines()[0]
+    assert "inrun_delta" in header and "landing_delta" in header
+    r = _posekit(
+        "explain",
+        ski_data / "ski.yaml",
+        "--checkpoint",
+        ski_data / "work" / "best.pth",
+        "--sample",
+        _a_test_key(ski_data),
+        "--out",
+        ski_data / "why",
+        "--exemplars",
+        "3",
+    )
+    assert r.returncode == 0, r.stderr
+    expl = json.loads((ski_data / "why" / "explanation.json").read_text())
+    assert expl["layout"] == "ski9" and expl["joint_names"][-1] == "r_ski_tip"
+    assert expl["stage_names"] == ["inrun", "flight", "landing"]
+    for png in ("explain_skeletons.png", "explain_heatmap.png", "explain_stages.png"):
+        assert (ski_data / "why" / png).exists(), png
+
+
+def _a_test_key(root: Path) -> str:
+    return (root / "work" / "predictions_test.csv").read_text().splitlines()[1].split(",")[0]
+
+
+def test_registering_a_layout_keeps_the_builtins_and_refuses_a_second_spec(ski_data: Path, tmp_path: Path) -> None:
+    from graphs.errors import LayoutError
+    from graphs.layout import available_layouts, register_layout
+    from posekit.skeleton import SkeletonSequence
+
+    seq = SkeletonSequence.load(ski_data / "clips" / "jump_01.npz")  # registers ski9 from the file
+    assert seq.layout == "ski9" and {"mpii16", "coco17", "ski9"} <= set(available_layouts())
+    other = {**SKI9, "joints": [*SKI9["joints"][:-1], "r_ski_tail"]}
+    other["bones"] = [b if b[1] != "r_ski_tip" else [b[0], "r_ski_tail"] for b in SKI9["bones"]]
+    other["flip_pairs"] = [[a, "r_ski_tail" if b == "r_ski_tip" else b] for a, b in SKI9["flip_pairs"]]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    with pytest.raises(LayoutError, match=r"two different layouts are named 'ski9'.*other\.yaml"):
+        register_layout(tmp_path / "other.yaml")
+
+
+def test_clips_in_another_layout_than_the_config_say_so(ski_data: Path) -> None:
+    from posekit.training import build_splits, load_config
+
+    cfg = load_config(ski_data / "ski.yaml", ["data.layout=mpii16", "data.stage_names=null"])
+    with pytest.raises(SkeletonFormatError, match="in layout 'ski9' but data.layout is 'mpii16'"):
+        build_splits(cfg)
+    cfg = load_config(ski_data / "ski.yaml", [f"data.layout={ski_data / 'ski9.yaml'}"])
+    assert cfg["data"]["layout"] == "ski9"
