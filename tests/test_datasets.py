@@ -254,7 +254,10 @@ def test_dataset_registry_one_place_for_a_new_kind(tmp_path: Path, capsys: pytes
 
     synth = dataset_kind("synthetic")
     kind = DatasetKind(
-        "my_sport", lambda d, K, seed: synth.load(d, K, seed), needs_root=False, summary=lambda root: {"root": root.name}
+        "my_sport",
+        lambda d, K, seed: synth.load(d, K, seed),
+        needs_root=False,
+        summary=lambda root: {"root": root.name},
     )
     register_dataset(kind)
     try:

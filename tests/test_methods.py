@@ -224,7 +224,7 @@ def test_unknown_method_and_options_are_config_errors(tiny_cfg_path):
 def test_every_method_is_an_aqamethod_built_from_typed_options(tmp_path):
     """Every method implements :class:`AQAMethod` and is built from its typed config: the
     loss weights travel in HP-MCoRe's config (never a YAML dict read in the model), and a
-    method that does not read ``loss:`` refuses a changed one instead of ignoring it."""
+    method that does not read ``loss:`` warns that a changed one is ignored."""
     from posekit.methods import method_config
     from posekit.models.base import AQAMethod
     from posekit.models.hpmcore import HPMCoReLoss
@@ -240,12 +240,41 @@ def test_every_method_is_an_aqamethod_built_from_typed_options(tmp_path):
     assert conf.loss == HPMCoReLoss(cont=0.25, tau=0.2)
     assert conf.to_dict()["loss"]["tau"] == 0.2
     assert type(conf).from_dict(conf.to_dict()).loss == conf.loss  # checkpoints round-trip
-    d["method"] = "core"
+    d["method"], d["model"] = "core", {"dim": 16}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
-    with pytest.raises(ConfigError, match="does not read the loss: section"):
+    with pytest.warns(UserWarning, match="does not read the loss: section"):
         load_config(tmp_path / "c.yaml")
     d["loss"] = {"tau": -1.0}
-    d["method"] = "hpmcore"
+    d["method"], d["model"] = "hpmcore", TINY_AQA["model"]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
     with pytest.raises(ConfigError, match="tau"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_classical_baselines_are_methods_matching_scikit_learn(tmp_path):
+    """``dct_svr`` / ``dct_ridge`` train through ``run_training`` (closed form, no epochs),
+    save weights-only checkpoints that reload to the same predictions, match scikit-learn's
+    pipeline within 0.01 score units, and can be explained."""
+    from posekit.models.baselines import dct_features, dct_svr
+
+    d = copy.deepcopy(TINY_AQA)
+    d.update(method="dct_svr", model={"num_coefs": 4})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    cfg = load_config(tmp_path / "c.yaml")
+    s = run_training(cfg, tmp_path / "w")
+    assert s["best_epoch"] == -1 and np.isfinite(s["metrics"]["srcc"])
+    splits = build_splits(cfg)
+    fit = splits.train + splits.val
+    ref = dct_svr().fit(np.stack([dct_features(it.pose, 4) for it in fit]), [it.score for it in fit])
+    want = ref.predict(np.stack([dct_features(it.pose, 4) for it in splits.test]))
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "w" / "best.pth"))
+    got = evaluate_items(model, splits.test, splits.train, cfg, 3)["pred"]
+    assert np.abs(got - want).max() < 0.01
+    q = item_tensors(splits.test[0], False)
+    e = explain(model, q, [item_tensors(it, False) for it in splits.train[:3]], n_steps=8)
+    assert e.stage_names == ["whole clip"] and np.isfinite(e.joint_frame_array).all()
+    assert np.abs(e.joint_frame_array).sum() > 0
+    d["method"], d["model"] = "dct_ridge", {"num_coefs": 4}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    s = run_training(load_config(tmp_path / "c.yaml"), tmp_path / "r")
+    assert np.isfinite(s["metrics"]["mse"])

@@ -194,6 +194,7 @@ class AQAMethod(nn.Module):
     name: ClassVar[str] = "method"
     pairwise: ClassVar[bool] = False  # scores a query against exemplars
     semi_supervised: ClassVar[bool] = False  # trains on unlabelled clips too
+    closed_form: ClassVar[bool] = False  # fitted by fit(pose, targets, seed) instead of epochs
     config_class: ClassVar[type[ModelOptions]]
 
     def __init__(self, cfg: Any):
@@ -206,6 +207,11 @@ class AQAMethod(nn.Module):
     def segments(self) -> bool:
         """Whether the method predicts stage boundaries (AIoU is reported)."""
         return False
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model lives (a closed-form method has buffers and no parameters)."""
+        return self.score_scale.device
 
     def stage_weights(self) -> torch.Tensor | None:
         """Learned normalised stage weights (HP-MCoRe eq. 20), where the method has them."""

@@ -96,11 +96,14 @@ def pick_device(cfg: dict[str, Any]) -> torch.device:
 def build_model(cfg: dict[str, Any], splits: AQASplits) -> AQAMethod:
     """The model of the config's ``method`` (HP-MCoRe or one of :mod:`posekit.methods`), its
     input sizes inferred from the data where not set, prepared on the training split."""
+    from posekit.methods import build_method, method_class
+
     m = model_section(cfg)
     dims = infer_dims(splits.train)
     m.setdefault("in_channels", dims["in_channels"])
+    defaults = method_class(cfg.get("method", "hpmcore")).config_class()
     for stream, flag in (("dynamic_dim", "dve"), ("static_dim", "sve")):
-        if m.get(flag, True) and not m.get(stream):
+        if m.get(flag, getattr(defaults, flag)) and not m.get(stream):
             if dims[stream] is None:
                 raise ConfigError(
                     f"model.{flag} is on but the data has no {stream.split('_')[0]} features "
@@ -109,11 +112,13 @@ def build_model(cfg: dict[str, Any], splits: AQASplits) -> AQAMethod:
                     f"model.{flag}",
                 )
             m[stream] = dims[stream]
-    from posekit.methods import build_method
-
     model = build_method(cfg.get("method", "hpmcore"), m, cfg.get("_source"))
     use_diff = cfg["data"]["use_difficulty"]
     model.prepare(np.array([it.target(use_diff) for it in splits.train], dtype=np.float64), int(cfg["seed"]))
+    if model.closed_form:  # classical baselines: fitted here on train + val (inner CV selects)
+        fit = splits.train + splits.val
+        pose = torch.from_numpy(np.stack([it.pose for it in fit]))
+        model.fit(pose, np.array([it.target(use_diff) for it in fit], dtype=np.float64), int(cfg["seed"]))
     return model
 
 
@@ -169,7 +174,7 @@ def evaluate_items(
     batch_size: int = 32,
 ) -> dict[str, Any]:
     """Multi-exemplar voting (eq. 24) for every query against ``M`` exemplars from ``pool``."""
-    device = device or next(model.parameters()).device
+    device = device or model.device
     model.eval()
     use_diff = cfg["data"]["use_difficulty"]
     ex_keys = select_exemplars(queries, pool, cfg, M)
@@ -450,7 +455,8 @@ def run_training(
             f"{len(splits.train)} training clip(s); need at least 2 for exemplar pairs", cfg.get("_source")
         )
     model = build_model(cfg, splits).to(device)
-    opt, sch = make_optimizer(cfg, model)
+    epochs = 0 if model.closed_form else int(t["epochs"])  # closed-form methods are fitted in build_model
+    opt, sch = make_optimizer(cfg, model) if epochs else (None, None)
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": -1, "srcc": -float("inf")}
     start_epoch = 0
@@ -466,12 +472,12 @@ def run_training(
     pool = splits.train  # labelled clips: exemplars and supervised queries
     pairs, dsampler, loader = _pair_loader(cfg, splits, model, bs, world, rank)
     net: torch.nn.Module = model
-    if world > 1:
+    if world > 1 and epochs:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     model_cfg = model.cfg.to_dict()
-    for epoch in range(start_epoch, int(t["epochs"])):
+    for epoch in range(start_epoch, epochs):
         model.train()
         pairs.set_epoch(epoch)
         dsampler.set_epoch(epoch)
