@@ -178,3 +178,24 @@ def pckh(
     }
     overall = float(correct[mask].mean()) if mask.any() else float("nan")
     return {"pckh": overall, "per_joint": per_joint, "n": int(mask.sum()), "frames": int(usable.sum())}
+
+
+def stage_iou(pred_boundaries: np.ndarray, true_boundaries: np.ndarray, T: int) -> np.ndarray:
+    """Per-stage temporal IoU ``(N, K)`` of predicted vs true stages on a ``T``-frame grid.
+    Boundaries ``(N, K - 1)`` are the last frame of every stage but the final one
+    (:mod:`posekit.datasets.stages`): stage ``k`` spans ``[b_{k-1} + 1, b_k]`` with
+    ``b_{-1} = -1`` and ``b_{K-1} = T - 1``; IoU counts frames."""
+    p = np.asarray(pred_boundaries, dtype=np.int64).reshape(len(pred_boundaries), -1)
+    t = np.asarray(true_boundaries, dtype=np.int64).reshape(len(true_boundaries), -1)
+    N, K = p.shape[0], p.shape[1] + 1
+
+    def spans(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ends = np.concatenate([b, np.full((N, 1), T - 1)], axis=1)
+        starts = np.concatenate([np.zeros((N, 1), np.int64), b + 1], axis=1)
+        return starts, ends
+
+    ps, pe = spans(p)
+    ts, te = spans(t)
+    inter = np.clip(np.minimum(pe, te) - np.maximum(ps, ts) + 1, 0, None)
+    union = (pe - ps + 1) + (te - ts + 1) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0).reshape(N, K)

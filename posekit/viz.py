@@ -302,3 +302,37 @@ def plot_explanation_on_frames(
             ax.set_title(f"{expl.stage_names[k]}: frame {f}", fontsize=7)
     fig.suptitle(f"predicted {expl.score:.1f}: joints coloured by attribution (red lowered, blue raised)", fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_cv(summary: dict[str, Any], path: str | Path) -> Path:
+    """``posekit cv``: SRCC per fold and pooled for the method and each baseline, and the
+    pooled per-stage IoU of each segmenter."""
+    names = list(summary["pooled"])
+    iou = summary.get("stage_iou") or {}
+    fig, axes = plt.subplots(1, 2 if iou else 1, figsize=(11 if iou else 6.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    folds = [f"fold {r['fold']}" for r in summary["per_fold"]] + ["pooled"]
+    w = 0.8 / len(names)
+    for i, n in enumerate(names):
+        vals = [r[n].get("srcc", np.nan) for r in summary["per_fold"]] + [summary["pooled"][n].get("srcc", np.nan)]
+        ax.bar(np.arange(len(folds)) + (i - (len(names) - 1) / 2) * w, vals, w, label=n)
+    ax.set_xticks(np.arange(len(folds)), folds, fontsize=8)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_ylabel("SRCC")
+    ax.set_title(f"{summary['method']}: held-out SRCC by fold (group_by {summary.get('group_by')})", fontsize=9)
+    ax.legend(fontsize=7)
+    if iou:
+        ax = axes[0, 1]
+        stages = summary.get("stage_names") or [
+            f"stage {k + 1}" for k in range(len(next(iter(iou.values()))["pooled"]))
+        ]
+        w = 0.8 / len(iou)
+        for i, (n, v) in enumerate(iou.items()):
+            ax.bar(np.arange(len(v["pooled"])) + (i - (len(iou) - 1) / 2) * w, v["pooled"], w, label=n)
+        ax.set_xticks(np.arange(len(stages)), stages, fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("IoU (pooled)")
+        ax.set_title("stage segmentation", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -258,6 +258,7 @@ def test_dataset_registry_one_place_for_a_new_kind(tmp_path: Path, capsys: pytes
         lambda d, K, seed: synth.load(d, K, seed),
         needs_root=False,
         summary=lambda root: {"root": root.name},
+        official_split=True,
     )
     register_dataset(kind)
     try:

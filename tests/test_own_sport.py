@@ -145,3 +145,52 @@ def test_clips_in_another_layout_than_the_config_say_so(ski_data: Path) -> None:
         build_splits(cfg)
     cfg = load_config(ski_data / "ski.yaml", [f"data.layout={ski_data / 'ski9.yaml'}"])
     assert cfg["data"]["layout"] == "ski9"
+
+
+def test_grouped_folds_never_share_a_group(ski_data: Path, tmp_path: Path) -> None:
+    """``data.group_by`` keeps a group on one side in every fold, for the ``group`` column
+    and for any other labels.csv column; every clip is tested exactly once."""
+    from posekit.training import build_splits, load_config
+
+    rows = (ski_data / "labels.csv").read_text().splitlines()
+    athlete = [rows[0] + ",athlete"] + [f"{r},person{i % 5}" for i, r in enumerate(rows[1:])]
+    root = tmp_path / "ski"
+    root.mkdir()
+    (root / "clips").symlink_to(ski_data / "clips")
+    (root / "labels.csv").write_text("\n".join(athlete) + "\n")
+    for group_by, column in (("group", 3), ("athlete", 4)):
+        of = {r.split(",")[0]: r.split(",")[column] for r in athlete[1:]}
+        tested = []
+        for f in range(4):
+            over = [f"data.root={root}", "data.folds=4", f"data.fold={f}", f"data.group_by={group_by}"]
+            s = build_splits(load_config(ski_data / "ski.yaml", over))
+            train = {of[it.key] for it in s.train + s.val}
+            test = {of[it.key] for it in s.test}
+            assert train and test and not train & test, (group_by, f)
+            tested += [it.key for it in s.test]
+        assert sorted(tested) == sorted(of)
+    with pytest.raises(Exception, match="no 'coach' to group by"):
+        build_splits(load_config(ski_data / "ski.yaml", [f"data.root={root}", "data.group_by=coach"]))
+
+
+@pytest.mark.slow
+def test_cv_pools_held_out_predictions_and_resumes(ski_data: Path, tmp_path: Path) -> None:
+    import csv
+
+    from posekit.metrics import score_metrics
+    from posekit.training.cv import cross_validate
+
+    work = tmp_path / "cv"
+    s = cross_validate(ski_data / "ski.yaml", 2, work)
+    rows = list(csv.DictReader(open(work / "predictions_cv.csv")))
+    assert sorted(r["key"] for r in rows) == sorted(f"jump_{i:02d}" for i in range(16))  # each clip once
+    true = np.array([float(r["true"]) for r in rows])
+    for name in ("hpmcore", "training mean", "dct_ridge", "dct_svr"):
+        pred = np.array([float(r[name]) for r in rows])
+        assert s["pooled"][name]["srcc"] == pytest.approx(score_metrics(pred, true)["srcc"], abs=1e-3)
+        assert s["pooled"][name]["mae"] == pytest.approx(np.abs(pred - true).mean(), abs=1e-3)
+    assert set(s["stage_iou"]) == {"hpmcore", "mean boundaries"} and s["stage_names"][2] == "landing"
+    assert (work / "cv.png").exists()
+    stamp = (work / "fold0" / "best.pth").stat().st_mtime_ns
+    cross_validate(ski_data / "ski.yaml", 2, work)  # finished folds are reused
+    assert (work / "fold0" / "best.pth").stat().st_mtime_ns == stamp

@@ -74,6 +74,35 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 1 if done["failed"] else 0
 
 
+def _cmd_cv(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from posekit.training.cv import cross_validate
+
+    s = cross_validate(args.config, args.folds, args.work_dir, args.set, overwrite=args.overwrite)
+    table = Table(title=f"posekit cv: {s['method']}, {s['folds']} folds by {s['group_by']}, {s['n']} clips")
+    table.add_column("model")
+    for col in [f"fold {r['fold']} SRCC" for r in s["per_fold"]] + ["pooled SRCC", "MAE", "R-l2 x100"]:
+        table.add_column(col, justify="right")
+    for name, m in s["pooled"].items():
+        folds = [f"{r[name].get('srcc', float('nan')):.3f}" for r in s["per_fold"]]
+        table.add_row(
+            name,
+            *folds,
+            f"{m.get('srcc', float('nan')):.3f}",
+            f"{m['mae']:.3f}",
+            f"{m.get('r_l2_x100', float('nan')):.3f}",
+        )
+    console = Console()
+    console.print(table)
+    for name, v in s["stage_iou"].items():
+        stages = ", ".join(f"{n} {x:.2f}" for n, x in zip(s["stage_names"], v["pooled"], strict=False))
+        console.print(f"stage IoU (pooled) {name}: {stages}")
+    console.print(f"written {args.work_dir / 'cv.json'}, predictions_cv.csv, cv.png")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     """Register: train, evaluate, synth, features."""
     p = sub.add_parser(
@@ -87,6 +116,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. train.epochs=3")
     add_layout_arg(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("cv", help="grouped k-fold cross-validation, pooled, next to baselines on the same folds")
+    p.add_argument("config", type=Path, help="configs/aqa/*.yaml")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--work-dir", type=Path, required=True, help="one fold<k>/ training folder each, cv.json")
+    p.add_argument("--overwrite", action="store_true", help="retrain folds that exist (default: reuse finished ones)")
+    p.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. data.group_by=athlete"
+    )
+    add_layout_arg(p)
+    p.set_defaults(func=_cmd_cv)
 
     p = sub.add_parser("evaluate", help="evaluate a trained checkpoint on a split (multi-exemplar voting)")
     p.add_argument("config", type=Path)

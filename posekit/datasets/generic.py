@@ -7,8 +7,11 @@
       labels.csv                        # or labels.json
 
 ``labels.csv`` has a header with ``name`` and ``score`` and optionally ``boundaries``
-(stage boundaries as ``12;40``, last frame of each stage but the final one, see
-:mod:`posekit.datasets.stages`), ``difficulty`` and ``group`` (dive number, category, ...).
+(stage boundaries as ``12;40``: the last frame of each stage but the final one, counted as
+rows of the clip's ``.npz`` from 0 - not the video frame numbers its ``frame_indices``
+hold; see :mod:`posekit.datasets.stages`), ``difficulty`` and ``group`` (the athlete, dive
+number, category: clips of one group stay on one side of a split). Any other column (e.g.
+``athlete``) can be named by ``data.group_by``.
 ``name`` is the file name without ``.npz``, relative to the clips folder. ``labels.json``
 is a list of objects with the same fields, or a mapping ``name -> {score, ...}``.
 """
@@ -69,6 +72,8 @@ def _parse_row(row: dict[str, Any], where: str, path: Path) -> AQARecord:
     except ValueError:
         raise AnnotationError(f"{where}: difficulty {diff!r} is not a number", path, "difficulty") from None
     group = row.get("group")
+    known = {"name", "score", "boundaries", "difficulty", "group"}
+    extra["columns"] = {str(k): str(v).strip() for k, v in row.items() if k not in known and v not in (None, "")}
     return AQARecord(
         key=name,
         score=score,

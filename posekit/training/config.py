@@ -40,7 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": {"n_train": 240, "n_test": 80, "T": None, "feature_dim": 64, "num_clips": 9, "seed": 0},
         "max_items": None,  # cap per split, for smoke runs
         "test_fraction": 0.2,  # generic / speed_climbing: held-out share (by group)
-        "folds": None,  # generic / speed_climbing: k-fold CV by group instead (test = fold `fold`)
+        "folds": None,  # k-fold CV by group instead of the test split (test = fold `fold`); posekit cv runs all
+        "group_by": None,  # clips that stay together: clip | group | video | a labels.csv column (default: the kind's)
         "fold": 0,
         # training augmentation: skeleton flip / scale / rotate, and modality dropout (ModDrop):
         # the probability that a training clip's RGB features (drop_rgb) or skeleton (drop_pose) are zeroed
@@ -153,6 +154,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "data.labelled_fraction": _num(0, 1, lo_open=True),
     "data.folds": _optional(_int(2)),
     "data.fold": _int(0),
+    "data.group_by": _optional((lambda v: isinstance(v, str) and bool(v), "a name")),
     "data.max_items": _optional(_int(1)),
     "data.use_dn": _BOOL,
     "data.use_difficulty": _BOOL,

@@ -44,6 +44,7 @@ class AQAItem:
     group: str | None = None
     source: str | None = None
     layout: str = "mpii16"  # the graphs layout of ``pose``
+    columns: dict[str, str] = field(default_factory=dict)  # other labels.csv columns (data.group_by)
 
     def target(self, use_difficulty: bool) -> float:
         return self.score / self.difficulty if use_difficulty else self.score
@@ -164,7 +165,7 @@ def carve_val(train: list[AQAItem], frac: float, seed: int) -> tuple[list[AQAIte
 def build_splits(cfg: dict[str, Any]) -> AQASplits:
     """Train / validation / test (and unlabelled) clips of the config's ``data.kind``, read
     by that kind's loader in :mod:`posekit.training.datasets`."""
-    from posekit.training.datasets import dataset_kind
+    from posekit.training.datasets import dataset_kind, split_by_groups
 
     d, seed = cfg["data"], int(cfg["seed"])
     K = int(cfg["data"]["K"])
@@ -172,6 +173,8 @@ def build_splits(cfg: dict[str, Any]) -> AQASplits:
     if kind.needs_root and not d.get("root"):
         raise ConfigError(f"data.kind={kind.name} needs data.root", cfg.get("_source"), "data.root")
     train, test, info = kind.load(d, K, seed)
+    train, test, group_info = split_by_groups(train, test, d, kind, seed, cfg.get("_source"))
+    info.update(group_info)
     if d.get("max_items"):
         train, test = train[: int(d["max_items"])], test[: int(d["max_items"])]
     _check_consistent(train + test, str(d.get("root")))

@@ -49,6 +49,8 @@ class DatasetKind:
     summary: Callable[[Path], dict[str, Any]] | None = None
     description: str = ""
     stage_names: tuple[str, ...] | None = None  # the stages of its sport, when K matches
+    official_split: bool = False  # the loader's train / test split is the dataset's own
+    default_group: str = "group"  # what data.group_by means when unset (clips of a group stay together)
 
 
 DIVING_STAGES = ("take-off", "flight", "entry")
@@ -86,6 +88,45 @@ def stage_names(cfg: dict[str, Any], K: int | None = None) -> list[str]:
     if given is None and own is not None and len(own) == K:
         return list(own)
     return ["whole clip"] if K == 1 else [f"stage {k + 1}" for k in range(K)]
+
+
+def fold_groups(items: list[AQAItem], d: dict[str, Any], kind: DatasetKind, where: str | None) -> dict[Hashable, str]:
+    """What keeps clips together on one side of a split (``data.group_by``, default the
+    kind's own: the climber, the ``group`` column, the competition video): ``clip`` (none),
+    ``group`` (the group / dive number / climber), ``video`` (the first part of a
+    ``(video, index)`` key) or any other ``labels.csv`` column (the athlete, ...)."""
+    how = d.get("group_by") or kind.default_group
+    explicit = bool(d.get("group_by"))
+    if how == "clip" or (how == "group" and not explicit and not all(it.group for it in items)):
+        return {it.key: repr(it.key) for it in items}  # no group column: each clip alone
+    out: dict[Hashable, str] = {}
+    for it in items:
+        if how == "group":
+            value = it.group
+        elif how == "video":
+            value = it.key[0] if isinstance(it.key, tuple) else None
+        else:
+            value = it.columns.get(how)
+        if value in (None, ""):
+            raise AnnotationError(
+                f"clip {it.key!r} has no {how!r} to group by (data.group_by: {how})", it.source or where, how
+            )
+        out[it.key] = str(value)
+    return out
+
+
+def split_by_groups(
+    train: list[AQAItem], test: list[AQAItem], d: dict[str, Any], kind: DatasetKind, seed: int, where: str | None
+) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    """The test split: the dataset's official one, unless ``data.folds`` (grouped k-fold,
+    fold ``data.fold``) or the dataset has none (a grouped ``data.test_fraction``)."""
+    if kind.official_split and not d.get("folds"):
+        return train, test, {}
+    items = train + test
+    groups = fold_groups(items, d, kind, where)
+    held = held_out_keys(d, items, groups, seed)
+    info = {"group_by": d.get("group_by") or kind.default_group, "groups": len(set(groups.values()))}
+    return [it for it in items if it.key not in held], [it for it in items if it.key in held], info
 
 
 def dataset_kind(name: str, where: str | Path | None = None) -> DatasetKind:
@@ -218,10 +259,10 @@ def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[
                 rec.dive_number,
                 seq.path,
                 seq.layout,
+                dict(rec.extra.get("columns", {})),
             )
         )
-    held = held_out_keys(d, items, {it.key: it.key for it in items}, seed)
-    return [it for it in items if it.key not in held], [it for it in items if it.key in held], {"kind": "generic"}
+    return items, [], {"kind": "generic"}  # held out by data.group_by in build_splits
 
 
 def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
@@ -243,12 +284,7 @@ def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem]
         )
         for r in sc.run_ids()
     ]
-    held = held_out_keys(d, items, {it.key: climbers[it.key] for it in items}, seed)
-    return (
-        [it for it in items if it.key not in held],
-        [it for it in items if it.key in held],
-        {"kind": "speed_climbing"},
-    )
+    return items, [], {"kind": "speed_climbing"}  # held out by climber (data.group_by) in build_splits
 
 
 # ---------------------------------------------------------------------- summaries
@@ -299,12 +335,25 @@ def _generic_summary(root: Path) -> dict[str, Any]:
 
 for _kind in (
     DatasetKind(
-        "synthetic", _synthetic, needs_root=False, description="generated dives (no files)", stage_names=DIVING_STAGES
+        "synthetic",
+        _synthetic,
+        needs_root=False,
+        description="generated dives (no files)",
+        stage_names=DIVING_STAGES,
+        official_split=True,
     ),
     DatasetKind(
-        "finediving", _finediving, summary=_finediving_summary, description="FineDiving", stage_names=DIVING_STAGES
+        "finediving",
+        _finediving,
+        summary=_finediving_summary,
+        description="FineDiving",
+        stage_names=DIVING_STAGES,
+        official_split=True,
+        default_group="video",
     ),
-    DatasetKind("mtl_aqa", _mtl_aqa, summary=_mtl_aqa_summary, description="MTL-AQA"),
+    DatasetKind(
+        "mtl_aqa", _mtl_aqa, summary=_mtl_aqa_summary, description="MTL-AQA", official_split=True, default_group="video"
+    ),
     DatasetKind("generic", _generic, summary=_generic_summary, description="a folder of skeletons + labels.csv"),
     DatasetKind("speed_climbing", _speed_climbing, summary=_speed_climbing_summary, description="SPEED21"),
 ):

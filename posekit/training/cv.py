@@ -1,0 +1,184 @@
+"""``posekit cv``: grouped k-fold cross-validation with baselines on the same folds.
+
+Every fold trains the config's method (``data.folds = K``, ``data.fold = f``: clips of one
+``data.group_by`` group - the athlete, the climber - are never on both sides), and the
+held-out predictions of all folds are pooled. On the same folds the classical baselines are
+fitted and scored: the training mean, Pose + DCT + ridge and Pose + DCT + SVR
+(:mod:`posekit.methods.classical`), and for stage segmentation the mean boundaries of the
+training clips. Per fold and pooled: SRCC, MAE, R-l2 x100 and per-stage IoU. A fold whose
+predictions exist for the same config is reused, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posekit.errors import ConfigError
+from posekit.io import atomic_write_text, write_json
+from posekit.metrics import score_metrics, stage_iou
+from posekit.training.config import dump_config, load_config
+from posekit.training.data import AQASplits, build_splits, key_str
+
+BASELINES = ("training mean", "dct_ridge", "dct_svr")
+
+
+@dataclass
+class FoldPredictions:
+    """Held-out predictions of one fold: the method's and each baseline's."""
+
+    fold: int
+    keys: list[str]
+    true: np.ndarray
+    pred: dict[str, np.ndarray]  # method name -> (n,)
+    true_boundaries: np.ndarray  # (n, K - 1), -1 unknown
+    pred_boundaries: dict[str, np.ndarray] = field(default_factory=dict)  # segmenter -> (n, K - 1)
+
+
+def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """SRCC, R-l2 x100 and MSE (:func:`posekit.metrics.score_metrics`) plus the MAE."""
+    m = score_metrics(pred, true) if len(true) > 1 and np.ptp(true) > 0 else {"srcc": float("nan")}
+    m["mae"] = float(np.mean(np.abs(np.asarray(pred) - np.asarray(true))))
+    return m
+
+
+def _read_predictions(path: Path) -> dict[str, tuple[float, np.ndarray]]:
+    out = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            b = row.get("pred_boundaries") or ""
+            out[row["key"]] = (float(row["pred"]), np.array([int(v) for v in b.split(";") if v], np.int64))
+    return out
+
+
+def _train_fold(cfg: dict[str, Any], fold_dir: Path, overwrite: bool) -> Path:
+    """Train one fold (or reuse a finished one with the same config); the test predictions."""
+    from posekit.training.trainer import run_training
+
+    preds = fold_dir / "predictions_test.csv"
+    same = (fold_dir / "config.yaml").exists() and (fold_dir / "config.yaml").read_text() == dump_config(cfg)
+    if preds.exists() and same and not overwrite:
+        return preds
+    resume = same and (fold_dir / "last.pth").exists() and not overwrite
+    run_training(cfg, fold_dir, resume=resume, overwrite=overwrite or (fold_dir.exists() and not resume))
+    return preds
+
+
+def _baselines(splits: AQASplits, cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Baseline predictions for the test clips, fitted on train + val of the same fold, and
+    the mean-boundary segmentation (``None`` when no training clip has stage labels)."""
+    from posekit.methods import build_method
+
+    d, use_diff = cfg["data"], cfg["data"]["use_difficulty"]
+    fit, test = splits.train + splits.val, splits.test
+    y = np.array([it.target(use_diff) for it in fit], dtype=np.float64)
+    scale = np.array([it.difficulty if use_diff else 1.0 for it in test])
+    out = {"training mean": np.full(len(test), y.mean()) * scale}
+    pose_fit = torch.from_numpy(np.stack([it.pose for it in fit]))
+    pose_test = torch.from_numpy(np.stack([it.pose for it in test]))
+    for name in ("dct_ridge", "dct_svr"):
+        model = build_method(
+            name, {"T": d["T"], "K": d["K"], "layout": d["layout"], "in_channels": fit[0].pose.shape[0]}
+        )
+        model.fit(pose_fit, y, int(cfg["seed"]))
+        with torch.no_grad():
+            out[name] = model.regress(model.features(pose_test)).double().numpy() * scale
+    known = [it.boundaries for it in fit if it.boundaries.size and (it.boundaries >= 0).all()]
+    mean_b = np.round(np.mean(known, axis=0)).astype(np.int64) if known else None
+    return out, mean_b
+
+
+def run_fold(config: str | Path, fold: int, folds: int, work: Path, overrides: list[str], overwrite: bool):
+    cfg = load_config(config, [*overrides, f"data.folds={folds}", f"data.fold={fold}"])
+    preds = _read_predictions(_train_fold(cfg, work / f"fold{fold}", overwrite))
+    splits = build_splits(cfg)
+    keys = [key_str(it.key) for it in splits.test]
+    missing = [k for k in keys if k not in preds]
+    if missing:
+        raise ConfigError(f"fold {fold}: no prediction for {missing[:3]} in {work / f'fold{fold}'}", config)
+    base, mean_b = _baselines(splits, cfg)
+    method = cfg.get("method", "hpmcore")
+    res = FoldPredictions(
+        fold,
+        keys,
+        np.array([it.score for it in splits.test]),
+        {method: np.array([preds[k][0] for k in keys]), **base},
+        np.stack([it.boundaries for it in splits.test]),
+    )
+    if res.true_boundaries.shape[1]:
+        pb = [preds[k][1] for k in keys]
+        if all(len(b) == res.true_boundaries.shape[1] for b in pb):
+            res.pred_boundaries[method] = np.stack(pb)
+        if mean_b is not None:
+            res.pred_boundaries["mean boundaries"] = np.tile(mean_b, (len(keys), 1))
+    return res, cfg
+
+
+def _segmentation(folds: list[FoldPredictions], T: int) -> dict[str, dict[str, Any]]:
+    """Per-stage IoU of every segmenter, per fold and pooled, over clips with stage labels."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted({n for f in folds for n in f.pred_boundaries}):
+        per_fold, pooled = [], []
+        for f in folds:
+            known = (f.true_boundaries >= 0).all(axis=1)
+            if name in f.pred_boundaries and known.any():
+                iou = stage_iou(f.pred_boundaries[name][known], f.true_boundaries[known], T)
+                per_fold.append(iou.mean(axis=0).tolist())
+                pooled.append(iou)
+        if pooled:
+            out[name] = {"per_fold": per_fold, "pooled": np.concatenate(pooled).mean(axis=0).tolist()}
+    return out
+
+
+def cross_validate(
+    config: str | Path, folds: int, work_dir: str | Path, overrides: list[str] | None = None, overwrite: bool = False
+) -> dict[str, Any]:
+    """Run every fold, pool the held-out predictions and score the method against the
+    baselines on the same folds; writes ``cv.json``, ``predictions_cv.csv`` and ``cv.png``
+    in ``work_dir``. Returns the summary."""
+    if folds < 2:
+        raise ConfigError(f"--folds must be >= 2, got {folds}", config, "data.folds")
+    work = Path(work_dir)
+    results, cfg = [], {}
+    for f in range(folds):
+        res, cfg = run_fold(config, f, folds, work, list(overrides or []), overwrite)
+        results.append(res)
+    method = cfg.get("method", "hpmcore")
+    names = [method, *BASELINES]
+    true = np.concatenate([r.true for r in results])
+    summary: dict[str, Any] = {
+        "config": str(config),
+        "method": method,
+        "folds": folds,
+        "group_by": build_splits(cfg).info.get("group_by"),
+        "n": int(len(true)),
+        "per_fold": [
+            {"fold": r.fold, "n_test": len(r.keys), **{n: regression_metrics(r.pred[n], r.true) for n in names}}
+            for r in results
+        ],
+        "pooled": {n: regression_metrics(np.concatenate([r.pred[n] for r in results]), true) for n in names},
+        "stage_iou": _segmentation(results, int(cfg["data"]["T"])),
+    }
+    from posekit.training.datasets import stage_names
+
+    summary["stage_names"] = stage_names(cfg)
+    _write_outputs(work, summary, results, names)
+    return summary
+
+
+def _write_outputs(work: Path, summary: dict[str, Any], results: list[FoldPredictions], names: list[str]) -> None:
+    from posekit.viz import plot_cv
+
+    work.mkdir(parents=True, exist_ok=True)
+    rows = ["fold,key,true," + ",".join(names)]
+    for r in results:
+        for i, k in enumerate(r.keys):
+            rows.append(f"{r.fold},{k},{r.true[i]:.4f}," + ",".join(f"{r.pred[n][i]:.4f}" for n in names))
+    atomic_write_text(work / "predictions_cv.csv", "\n".join(rows) + "\n")
+    summary["plot"] = str(plot_cv(summary, work / "cv.png"))
+    write_json(work / "cv.json", summary)
