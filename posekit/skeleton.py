@@ -91,7 +91,7 @@ class SkeletonSequence:
             raise SkeletonFormatError(
                 f"confidence must be in [0, 1]; {int(out_of_range.sum())} value(s) outside, first "
                 f"{float(data[t, j, 2]):g} at frame {t}, joint {lay.joints[j]} (COCO visibility 0/1/2? map it to "
-                "confidence first, e.g. 2 -> 1, 1 -> 0.5, 0 -> 0)",
+                "confidence first with posekit.skeleton.visibility_to_confidence: 2 -> 1, 1 -> 0.5, 0 -> 0)",
                 where,
                 "data",
             )
@@ -365,6 +365,17 @@ def _json_safe(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def visibility_to_confidence(v: np.ndarray, occluded: float = 0.5) -> np.ndarray:
+    """COCO keypoint visibility (0 not labelled, 1 labelled but occluded, 2 visible) as a
+    posekit confidence in [0, 1]: 0 -> 0, 1 -> ``occluded``, 2 -> 1. Any other value is an
+    error: a file that mixes conventions should not be guessed at."""
+    v = np.asarray(v)
+    if not np.isin(v, (0, 1, 2)).all():
+        bad = v[~np.isin(v, (0, 1, 2))].ravel()[0]
+        raise SkeletonFormatError(f"COCO visibility must be 0, 1 or 2, got {bad!r}", field="visibility")
+    return np.choose(v.astype(np.int64), [0.0, occluded, 1.0]).astype(np.float32)
 
 
 def _register_spec(text: str, path: Path) -> None:

@@ -307,3 +307,33 @@ def test_drawable_pose_puts_an_oriented_root_back_at_the_origin():
     assert np.allclose(d[:2, :, pelvis], 0) and np.array_equal(d[:, :, :pelvis], oriented[:, :, :pelvis])
     framed = prepare_skeleton(dv.skeleton, 16, "frame")
     assert drawable_pose(framed, "frame", "mpii16") is framed
+
+
+def test_small_data_warnings_and_select_last(tmp_path, tiny_cfg):
+    """A validation split under 10 clips and a flat validation SRCC are said, not silent;
+    ``train.select: last`` evaluates the final epoch."""
+    from posekit.training.data import AQASplits
+    from posekit.training.trainer import small_data_warnings
+
+    cfg = load_config(tiny_cfg)
+    splits = AQASplits([], [object()] * 4, [], {})
+    flat = [{"val_srcc": 0.3} for _ in range(4)]
+    msgs = small_data_warnings(splits, flat, cfg)
+    assert len(msgs) == 2 and "4 clip(s)" in msgs[0] and "did not move over 4" in msgs[1]
+    moving = [{"val_srcc": v} for v in (0.1, 0.3, 0.2)]
+    assert small_data_warnings(AQASplits([], [object()] * 12, [], {}), moving, cfg) == []
+    with pytest.warns(UserWarning, match="validation split has"):
+        run_training(cfg, tmp_path / "best")
+    s = run_training(load_config(tiny_cfg, ["train.select=last"]), tmp_path / "last")
+    assert s["best_epoch"] == 1  # the last of 2 epochs
+    with pytest.raises(ConfigError, match="train.select"):
+        load_config(tiny_cfg, ["train.select=inner"])
+
+
+def test_coco_visibility_maps_to_confidence():
+    from posekit.errors import SkeletonFormatError
+    from posekit.skeleton import visibility_to_confidence
+
+    assert visibility_to_confidence(np.array([0, 1, 2])).tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(SkeletonFormatError, match="0, 1 or 2"):
+        visibility_to_confidence(np.array([0, 3]))

@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
         "exemplars": 10,  # M for multi-exemplar voting at test time
         "val_exemplars": 5,
         "eval_every": 1,
+        "select": "best",  # best (validation SRCC) | last (the final epoch: small or flat validation sets)
         "num_threads": None,
         "progress": True,
     },
@@ -120,6 +121,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "center"): ("frame", "sequence", "body", "body_oriented"),
     ("data", "exemplar_group"): ("group", "difficulty"),
+    ("train", "select"): ("best", "last"),
 }
 
 

@@ -415,10 +415,37 @@ def _all_reduce_sums(sums: dict[str, float], n: int, device) -> tuple[dict[str, 
     return {k: float(v) for k, v in zip(keys, tot[:-1], strict=True)}, int(tot[-1])
 
 
+def small_data_warnings(splits: AQASplits, history: list[dict[str, Any]], cfg: dict[str, Any]) -> list[str]:
+    """What makes a validation-selected model meaningless on a small dataset: a validation
+    split under 10 clips, or a validation SRCC that never moved (``best.pth`` is then just
+    the first epoch). Each warning says what to do instead."""
+    out = []
+    n = len(splits.val)
+    if 0 < n < 10 and cfg["train"]["select"] == "best":
+        out.append(
+            f"the validation split has {n} clip(s): model selection on it is noise "
+            "(use train.select: last, or compare methods with posekit cv)"
+        )
+    srcc = [h["val_srcc"] for h in history if np.isfinite(h.get("val_srcc", np.nan))]
+    if len(srcc) >= 3 and np.ptp(srcc) < 1e-6:
+        out.append(
+            f"validation SRCC did not move over {len(srcc)} evaluations ({srcc[0]:.3f}); "
+            "best.pth is the first of them (use train.select: last, or posekit cv)"
+        )
+    return out
+
+
 def _test_best(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], work: Path, history: list, device) -> dict:
-    """Evaluate the selected checkpoint (the last epoch when there is no validation split)."""
+    """Evaluate the selected checkpoint: the best validation epoch (``train.select: best``),
+    or the last epoch (``last``, or when there is no validation split)."""
+    import warnings
+
+    for msg in small_data_warnings(splits, history, cfg):
+        warnings.warn(msg, stacklevel=2)
+        print(f"warning: {msg}", flush=True)
     best_path = work / "best.pth"
-    if not splits.val or not best_path.exists():  # no validation: the last epoch is the model
+    last = cfg["train"]["select"] == "last"
+    if last or not splits.val or not best_path.exists():  # the last epoch is the model
         save_checkpoint(
             best_path,
             {
