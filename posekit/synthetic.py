@@ -222,12 +222,19 @@ class DiveGenerator:
         dropout: float = 0.03,
         feature_noise: float = 0.3,
         feature_seed: int = 0,
+        stage_fractions: tuple[tuple[float, float], tuple[float, float]] = ((0.2, 0.32), (0.16, 0.26)),
     ):
+        """``stage_fractions``: the ranges the take-off's and the entry's share of the clip
+        are drawn from (wider ranges: stage durations that vary more between dives)."""
         if T < 12:
             raise ValueError(f"T must be >= 12 (three stages of at least 4 frames), got {T}")
         self.T, self.num_clips = int(T), int(num_clips)
         self.flaw_rate, self.judge_noise, self.dropout = flaw_rate, judge_noise, dropout
         self.feature_noise = feature_noise
+        (a0, a1), (c0, c1) = stage_fractions
+        if not (0 < a0 <= a1 and 0 < c0 <= c1 and a1 + c1 < 0.9):
+            raise ValueError(f"stage_fractions {stage_fractions}: need 0 < lo <= hi and take-off + entry < 0.9")
+        self.stage_fractions = ((float(a0), float(a1)), (float(c0), float(c1)))
         frng = np.random.default_rng([feature_seed, 7])
         self.desc_dim = 10
         self.W_static = frng.normal(0, 1.0, (self.desc_dim, static_dim)) / np.sqrt(self.desc_dim)
@@ -269,8 +276,8 @@ class DiveGenerator:
         if pos == "C":
             flaws["bent_knees"] = 0.0  # knees are meant to bend in tuck
         # stage lengths
-        f0 = rng.uniform(0.2, 0.32)
-        f2 = rng.uniform(0.16, 0.26)
+        f0 = rng.uniform(*self.stage_fractions[0])
+        f2 = rng.uniform(*self.stage_fractions[1])
         b0 = int(round(f0 * T)) - 1
         b1 = int(round((1 - f2) * T)) - 1
         boundaries = np.array([b0, b1], dtype=np.int64)

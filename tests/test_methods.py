@@ -215,7 +215,7 @@ def test_unknown_method_and_options_are_config_errors(tiny_cfg_path):
         load_config(tiny_cfg_path / "tiny.yaml", ["method=nope"])
     with pytest.raises(ConfigError, match="depth_typo"):
         load_config(tiny_cfg_path / "tiny.yaml", ["method=core", "model.depth_typo=3"])
-    assert set(METHODS) == {"hpmcore", "tsa", "core", "sapnet", "progressive", "decoupling"}
+    assert set(METHODS) == {"hpmcore", "tsa", "core", "sapnet", "progressive", "decoupling", "dct_ridge", "dct_svr"}
     with pytest.raises(ValueError, match="dynamic_dim"):
         build_method("tsa", {"T": 24, "K": 3, "dim": 16})
 

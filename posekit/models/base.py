@@ -15,6 +15,7 @@ never sees the YAML dict: the trainer passes the training targets and the seed t
   scoring (multi-exemplar voting for pairwise methods; the direct score for the others,
   repeated per exemplar so the outputs have one shape);
 * ``prepare(targets, seed)`` - set-up from the training split (score scale, bins);
+  ``prepare_stages(boundaries)`` - from its stage labels (a segmentation prior);
 * ``segments`` (predicts stage boundaries: AIoU is reported);
 * ``method_outputs()`` - the one hook for what only some methods have: the learned stage
   weights lambda_k, the pose-guided attention's rho and its last attention maps.
@@ -237,6 +238,10 @@ class AQAMethod(nn.Module):
         if isinstance(getattr(self, "score_mean", None), torch.Tensor):
             self.score_mean.fill_(float(t.mean()))
         self.score_scale.fill_(float(max(t.std(), 1e-3)))
+
+    def prepare_stages(self, boundaries: np.ndarray) -> None:
+        """Set-up from the training clips' ``(N, K - 1)`` stage boundaries (-1 unknown), e.g.
+        a stage prior for the segmentation; nothing by default."""
 
     def encode(
         self, batch: dict[str, torch.Tensor], use_labels: bool = False, fixed_boundaries: torch.Tensor | None = None

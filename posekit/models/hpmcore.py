@@ -19,13 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from posekit.models.base import AQAMethod, Encoded, ModelOptions, Options, relative_vote, uniform_boundaries
 from posekit.models.fusion import FUSION_KINDS, PoseGuidedFusion
 from posekit.models.losses import contrastive_loss
 from posekit.models.regression import MultiStageRegressor
-from posekit.models.segmentation import ProcedureSegmentation, boundaries_to_labels_t, monotone_decode, stage_pool
+from posekit.models.segmentation import (
+    ProcedureSegmentation,
+    boundaries_to_labels_t,
+    monotone_decode,
+    stage_log_prior,
+    stage_pool,
+)
 from posekit.models.skeletal import HierarchicalSkeletalEncoder
 from posekit.models.visual import DynamicVisualEncoder, StaticVisualEncoder
 
@@ -72,6 +79,7 @@ class HPMCoReConfig(ModelOptions):
     K: int = 3
     seg_hidden: int = 64
     seg_input: str = "auto"  # auto | dynamic | skeleton | static
+    seg_prior: float = 1.0  # weight of the training stages' prior in the segmentation decode (0: off)
     stage_source: str = "predicted"  # predicted | uniform (datasets without stage labels)
     teacher_forcing: bool = True  # pool training stages on the labelled boundaries
     tokens: int = 4  # tokens per stage
@@ -131,6 +139,7 @@ class HPMCoRe(AQAMethod):
         self.regressor = MultiStageRegressor(
             D, cfg.K, has_fused, cfg.sve, cfg.decoder_layers, cfg.decoder_heads, cfg.mlp_hidden, cfg.dropout
         )
+        self.register_buffer("stage_log_prior", torch.zeros(cfg.T, cfg.K))  # set by prepare_stages
 
     def _seg_input(self) -> str:
         c = self.cfg
@@ -139,6 +148,15 @@ class HPMCoRe(AQAMethod):
                 raise ValueError(f"seg_input={c.seg_input} but that stream is switched off")
             return c.seg_input
         return "dynamic" if c.dve else ("skeleton" if c.hse else "static")
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # checkpoints written before the stage prior existed decode without one
+        state_dict.setdefault(prefix + "stage_log_prior", torch.zeros_like(self.stage_log_prior))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def prepare_stages(self, boundaries: np.ndarray) -> None:
+        """The stage prior of the segmentation decode from the training boundaries."""
+        self.stage_log_prior.copy_(stage_log_prior(torch.as_tensor(boundaries), self.cfg.T, self.cfg.K))
 
     @property
     def segments(self) -> bool:
@@ -174,7 +192,7 @@ class HPMCoRe(AQAMethod):
             pred_b = uniform_boundaries(N, T, c.K, device)
         else:
             seg_logits = self.segmenter(streams[self.seg_input])
-            pred_b = monotone_decode(seg_logits).to(device)
+            pred_b = monotone_decode(seg_logits, c.seg_prior * self.stage_log_prior).to(device)
         b = pred_b
         if use_labels and c.teacher_forcing and c.K > 1 and "boundaries" in batch:
             gt = batch["boundaries"].to(device)

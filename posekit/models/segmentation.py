@@ -39,10 +39,14 @@ class ProcedureSegmentation(nn.Module):
         return F.cross_entropy(logits.reshape(-1, self.K), labels.reshape(-1), ignore_index=-1)
 
 
-def monotone_decode(logits: torch.Tensor) -> torch.Tensor:
+def monotone_decode(logits: torch.Tensor, log_prior: torch.Tensor | None = None) -> torch.Tensor:
     """Best non-decreasing stage labelling (Viterbi on a left-to-right chain) ->
-    ``(N, K - 1)`` boundaries (last frame of each stage but the final one)."""
+    ``(N, K - 1)`` boundaries (last frame of each stage but the final one). ``log_prior``
+    ``(T, K)`` is added to the per-frame log-probabilities (a MAP decode under the stage
+    prior of :func:`stage_log_prior`)."""
     logp = F.log_softmax(logits.detach().float(), dim=-1).cpu()
+    if log_prior is not None:
+        logp = logp + log_prior.detach().float().cpu()[None]
     N, T, K = logp.shape
     if K == 1:
         return torch.zeros(N, 0, dtype=torch.long)
@@ -63,6 +67,18 @@ def monotone_decode(logits: torch.Tensor) -> torch.Tensor:
         labels[:, t] = state
         state = back[torch.arange(N), t, state]
     return labels_to_boundaries_t(labels, K)
+
+
+def stage_log_prior(boundaries: torch.Tensor, T: int, K: int, smoothing: float = 1.0) -> torch.Tensor:
+    """``(T, K)`` log of the fraction of training clips in stage ``k`` at frame ``t``
+    (Laplace-smoothed), from their ``(N, K - 1)`` boundaries (rows with -1 are skipped). A
+    segmenter with no evidence then decodes the typical stages - at least as good as the
+    mean boundaries - and a confident one overrides the prior."""
+    b = boundaries[(boundaries >= 0).all(dim=1)] if boundaries.numel() else boundaries
+    if K == 1 or len(b) == 0:
+        return torch.zeros(T, K)
+    counts = F.one_hot(boundaries_to_labels_t(b.long(), T), K).sum(dim=0).float()  # (T, K)
+    return torch.log((counts + smoothing) / (len(b) + K * smoothing))
 
 
 def labels_to_boundaries_t(labels: torch.Tensor, K: int) -> torch.Tensor:

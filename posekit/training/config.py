@@ -37,7 +37,15 @@ DEFAULTS: dict[str, Any] = {
         "val_fraction": 0.15,
         "use_dn": True,  # exemplars of the same dive number
         "use_difficulty": False,  # regress execution = score / DD, multiply back
-        "synthetic": {"n_train": 240, "n_test": 80, "T": None, "feature_dim": 64, "num_clips": 9, "seed": 0},
+        "synthetic": {
+            "n_train": 240,
+            "n_test": 80,
+            "T": None,
+            "feature_dim": 64,
+            "num_clips": 9,
+            "seed": 0,
+            "stage_fractions": None,
+        },  # [[take-off lo, hi], [entry lo, hi]] share of the clip
         "max_items": None,  # cap per split, for smoke runs
         "test_fraction": 0.2,  # generic / speed_climbing: held-out share (by group)
         "folds": None,  # k-fold CV by group instead of the test split (test = fold `fold`); posekit cv runs all

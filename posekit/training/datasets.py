@@ -143,7 +143,13 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
         raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
     s = d["synthetic"]
     T = int(s.get("T") or d["T"])
-    gen = DiveGenerator(T=T, num_clips=s["num_clips"], static_dim=s["feature_dim"], dynamic_dim=s["feature_dim"])
+    gen = DiveGenerator(
+        T=T,
+        num_clips=s["num_clips"],
+        static_dim=s["feature_dim"],
+        dynamic_dim=s["feature_dim"],
+        stage_fractions=tuple(map(tuple, s.get("stage_fractions") or ((0.2, 0.32), (0.16, 0.26)))),
+    )
 
     def conv(dives: list) -> list[AQAItem]:
         out = []

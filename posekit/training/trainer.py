@@ -115,6 +115,8 @@ def build_model(cfg: dict[str, Any], splits: AQASplits) -> AQAMethod:
     model = build_method(cfg.get("method", "hpmcore"), m, cfg.get("_source"))
     use_diff = cfg["data"]["use_difficulty"]
     model.prepare(np.array([it.target(use_diff) for it in splits.train], dtype=np.float64), int(cfg["seed"]))
+    if int(cfg["data"]["K"]) > 1:
+        model.prepare_stages(np.stack([it.boundaries for it in splits.train]))
     if model.closed_form:  # classical baselines: fitted here on train + val (inner CV selects)
         fit = splits.train + splits.val
         pose = torch.from_numpy(np.stack([it.pose for it in fit]))
