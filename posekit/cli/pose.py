@@ -56,7 +56,14 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
 
     cfg = ExtractConfig(num_frames=args.num_frames, repeat_frames=args.repeat_frames)
     summary = extract_dataset(
-        args.out, args.frames_root, args.videos, args.workers, ExtractionModels.from_args(args), cfg
+        args.out,
+        args.frames_root,
+        args.videos,
+        args.workers,
+        ExtractionModels.from_args(args),
+        cfg,
+        engine=args.engine,
+        ray_address=args.ray_address,
     )
     return 0 if not summary["failed"] else 1
 
@@ -130,7 +137,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--frames-root", type=Path, help="FineDiving layout <root>/<match>/<idx>/*.jpg")
     p.add_argument("--videos", type=Path, help="a folder of video files")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="local processes, or Ray actors with --engine ray")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="local process pool or Ray actors")
+    p.add_argument("--ray-address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
     add_model_args(p)
     p.set_defaults(func=_cmd_extract_dataset)
 

@@ -11,6 +11,7 @@ interrupted run resumes where it stopped. Failures
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -67,12 +68,26 @@ def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
         return False  # an unreadable report: compute the clip again
 
 
-def _run_one(clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig) -> dict[str, Any]:
+_BUILT: dict[ExtractionModels, tuple[Any, Any]] = {}
+
+
+def _models(models: ExtractionModels) -> tuple[Any, Any]:
+    """The detector and estimator of ``models``, built once per process (worker)."""
+    if models not in _BUILT:
+        _BUILT[models] = models.build()
+    return _BUILT[models]
+
+
+def extract_clip(
+    clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig
+) -> dict[str, Any]:
+    """Extract one clip to ``<out>/<clip id>.npz`` + report (atomic writes); the row of the
+    QC table, or the failure with its reason (a batch goes on)."""
     from posekit.pose.pipeline import extract
 
     out = Path(out_dir)
     try:
-        det, est = models.build()
+        det, est = _models(models)
         res = extract(
             path,
             det,
@@ -99,6 +114,20 @@ def _run_one(clip_id: str, path: str, out_dir: str, models: ExtractionModels, co
         return {"clip": clip_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
+def _local(
+    todo: dict[str, Path], out: Path, models: ExtractionModels, config: ExtractConfig, workers: int
+) -> Iterator[dict[str, Any]]:
+    """The local engine: this process, or a pool of ``workers`` processes."""
+    if workers <= 1:
+        for k, p in todo.items():
+            yield extract_clip(k, str(p), str(out), models, config)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = [pool.submit(extract_clip, k, str(p), str(out), models, config) for k, p in todo.items()]
+        for f in as_completed(futs):
+            yield f.result()
+
+
 def extract_dataset(
     out_dir: str | Path,
     frames_root: str | Path | None = None,
@@ -107,15 +136,39 @@ def extract_dataset(
     models: ExtractionModels | None = None,
     config: ExtractConfig | None = None,
     console: Console | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Extract every clip under ``frames_root`` / ``videos`` into ``out_dir`` with ``models``
     (default: the offline BlazePose pipeline) and the per-clip ``config`` (``num_frames``,
-    ...), over ``workers`` processes. Clips already extracted with the same options are
-    skipped; clips extracted with other options are computed again."""
+    ...), over ``workers`` local processes (``engine="local"``) or Ray actors
+    (``engine="ray"``: :mod:`posekit.pose.ray_engine`, on ``ray_address`` or a local Ray).
+    Clips already extracted with the same options are skipped; clips extracted with other
+    options are computed again. Outputs are the same whatever the engine."""
     out = Path(out_dir)
     models = models or ExtractionModels()
     config = replace(config or ExtractConfig(), progress=False)
+    if engine not in ("local", "ray"):
+        raise PosekitError(f"unknown engine {engine!r}; expected local or ray")
+    clips = _find_checked(frames_root, videos)
+    out.mkdir(parents=True, exist_ok=True)
     options = run_options(models, config)
+    todo = {k: p for k, p in clips.items() if not _is_done(out, k, options)}
+    if engine == "ray":
+        from posekit.pose.ray_engine import run_ray
+
+        stream = run_ray(todo, out, models, config, workers, ray_address)
+    else:
+        stream = _local(todo, out, models, config, workers)
+    results: list[dict[str, Any]] = []
+    with tqdm(total=len(todo), desc=f"clips ({engine})", unit="clip") as bar:
+        for r in stream:
+            results.append(r)
+            bar.update()
+    return _summarise(out, clips, todo, results, engine, console)
+
+
+def _find_checked(frames_root: str | Path | None, videos: str | Path | None) -> dict[str, Path]:
     for root, flag in ((frames_root, "--frames-root"), (videos, "--videos")):
         if root is not None and not Path(root).is_dir():
             raise PosekitError(f"{root}: {flag} is not a folder")
@@ -125,22 +178,20 @@ def extract_dataset(
         raise PosekitError(
             f"{where}: no clip found (expected folders of images under --frames-root, or video files under --videos)"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    todo = {k: p for k, p in clips.items() if not _is_done(out, k, options)}
+    return clips
+
+
+def _summarise(
+    out: Path,
+    clips: dict[str, Path],
+    todo: dict[str, Path],
+    results: list[dict[str, Any]],
+    engine: str,
+    console: Console | None,
+) -> dict[str, Any]:
+    """failures.json (earlier failures of clips not redone are kept), summary.json and the
+    QC table."""
     skipped = len(clips) - len(todo)
-    results: list[dict[str, Any]] = []
-    bar = tqdm(total=len(todo), desc="clips", unit="clip")
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_run_one, k, str(p), str(out), models, config) for k, p in todo.items()]
-            for f in as_completed(futs):
-                results.append(f.result())
-                bar.update()
-    else:
-        for k, p in todo.items():
-            results.append(_run_one(k, str(p), str(out), models, config))
-            bar.update()
-    bar.close()
     fail_path = out / "failures.json"
     old = json.loads(fail_path.read_text()) if fail_path.exists() else {}
     failures = {
@@ -149,6 +200,7 @@ def extract_dataset(
     }
     write_json(fail_path, failures)
     summary = {
+        "engine": engine,
         "clips": len(clips),
         "skipped_done": skipped,
         "processed": len(results),
