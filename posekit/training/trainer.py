@@ -459,7 +459,34 @@ def _test_best(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], work: P
         )
     ck = load_checkpoint(best_path)
     model.load_state_dict(ck["model"])
+    if select_seg_prior(model, splits, cfg, device):
+        save_checkpoint(best_path, {**ck, "model_config": model.cfg.to_dict()})
     return evaluate_and_write(model, splits, cfg, work, history, device, best_epoch=ck["epoch"])
+
+
+SEG_PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+
+def select_seg_prior(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], device) -> bool:
+    """Choose the weight of the stage prior in the segmentation decode (``model.seg_prior``)
+    on the validation clips with stage labels: the prior rescues a segmenter that learned
+    little (small data) and can only blur a good one, so the weight whose decoded stages
+    have the best mean IoU there is kept. Returns whether the config changed."""
+    from posekit.metrics import stage_iou
+
+    labelled = [it for it in splits.val if it.boundaries.size and (it.boundaries >= 0).all()]
+    if not hasattr(model.cfg, "seg_prior") or not model.segments or len(labelled) < 2:
+        return False
+    true = np.stack([it.boundaries for it in labelled])
+    enc_t, before = int(cfg["data"]["T"]), model.cfg.seg_prior
+    scores = {}
+    for w in SEG_PRIOR_WEIGHTS:
+        model.cfg.seg_prior = w
+        pred = encode_items(model, labelled, device or model.device, False).predicted_boundaries.cpu().numpy()
+        scores[w] = float(stage_iou(pred, true, enc_t).mean())
+    best = max(SEG_PRIOR_WEIGHTS, key=lambda w: (round(scores[w], 6), w == before))
+    model.cfg.seg_prior = best
+    return best != before
 
 
 def run_training(
