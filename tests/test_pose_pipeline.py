@@ -176,3 +176,35 @@ def test_cli_extract_and_resumable_dataset(tmp_path: Path) -> None:
     assert (
         main(["extract", str(vids / "clip2.mp4"), "--out", str(tmp_path / "one.npz"), "--first-box", "10,10,5,5"]) == 2
     )  # a bad box is a clear error
+
+
+def test_extract_dataset_cuts_annotated_dives_out_of_broadcasts(tmp_path: Path) -> None:
+    """``--annotations`` (FineDiving's coarse pickle) cuts each dive's start..end frames out
+    of its untrimmed video into ``<out>/<video>/<idx>.npz`` - the ``pose/`` layout training
+    reads - records the frame numbers, and lists a dive whose video is missing."""
+    import pickle
+
+    from posekit.cli import main
+
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    tc = make_tracking_clip(T=30, hidden=None, distractors=0, seed=4)
+    write_video(vids / "Final_r1.mp4", tc.clip.frames, fps=25)
+    ann = {
+        ("Final_r1", 0): {"action_type": "107B", "start_frame": 2, "end_frame": 9, "dive_score": 60.0},
+        ("Final_r1", 1): {"action_type": "207C", "start_frame": np.int64(17), "end_frame": 26, "dive_score": 70.0},
+        ("Semi_r2", 0): {"action_type": "107B", "start_frame": 0, "end_frame": 5, "dive_score": 50.0},
+    }
+    (tmp_path / "coarse.pkl").write_bytes(pickle.dumps(ann))
+    out = tmp_path / "data" / "pose"
+    argv = ["extract-dataset", "--videos", str(vids), "--annotations", str(tmp_path / "coarse.pkl"), "--out", str(out)]
+    assert main([*argv, "--num-frames", "4"]) == 1  # one dive has no video
+    for idx, (s, e) in ((0, (2, 9)), (1, (17, 26))):
+        seq = SkeletonSequence.load(out / "Final_r1" / f"{idx}.npz")
+        assert seq.num_frames == 4 and seq.frame_indices[0] == s and seq.frame_indices[-1] == e
+    failed = json.loads((out / "summary.json").read_text())["failed"]
+    assert list(failed) == ["Semi_r2/0"] and "Semi_r2" in failed["Semi_r2/0"]
+    bad = {("../escape", 0): {"start_frame": 0, "end_frame": 3}}
+    (tmp_path / "bad.pkl").write_bytes(pickle.dumps(bad))
+    argv[4] = str(tmp_path / "bad.pkl")
+    assert main(argv) == 2  # a video name that would leave the output folder is refused

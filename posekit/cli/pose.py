@@ -64,6 +64,7 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
         cfg,
         engine=args.engine,
         ray_address=args.ray_address,
+        annotations=args.annotations,
     )
     return 0 if not summary["failed"] else 1
 
@@ -135,7 +136,13 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("extract-dataset", help="every clip of a folder -> skeletons; resumable, with a QC table")
     p.add_argument("--frames-root", type=Path, help="FineDiving layout <root>/<match>/<idx>/*.jpg")
-    p.add_argument("--videos", type=Path, help="a folder of video files")
+    p.add_argument("--videos", type=Path, help="a folder of video files (with --annotations: untrimmed broadcasts)")
+    p.add_argument(
+        "--annotations",
+        type=Path,
+        help="FineDiving_coarse_annotation.pkl: cut each dive (start_frame..end_frame) out of its video in --videos "
+        "into <out>/<video>/<idx>.npz, the pose/ layout posekit train reads",
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--workers", type=int, default=1, help="local processes, or Ray actors with --engine ray")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="local process pool or Ray actors")

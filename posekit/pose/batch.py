@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,62 @@ from posekit.pose.pipeline import ExtractConfig
 from posekit.pose.video import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm", ".mpg", ".mpeg")
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """Where a clip's frames are: a video or a frame folder, frames ``start..end`` (all when
+    ``end`` is None: the clip is the whole file)."""
+
+    path: Path
+    start: int = 0
+    end: int | None = None
+
+
+def annotated_clips(videos: Path, annotations: Path) -> tuple[dict[str, ClipSource], dict[str, str]]:
+    """The dives of FineDiving's coarse annotation (``{(video, idx): {start_frame,
+    end_frame, ...}}``) in the untrimmed videos under ``videos`` (``<video>.mp4`` or any
+    video suffix, or a folder of frames ``<video>/``): clip id ``<video>/<idx>`` -> its
+    frames, and the dives whose video is missing (clip id -> reason). Outputs then land at
+    ``<out>/<video>/<idx>.npz``: the ``pose/`` layout ``posekit train`` reads."""
+    from posekit.io import restricted_pickle_load, safe_name
+
+    ann = restricted_pickle_load(annotations)
+    if not isinstance(ann, dict):
+        raise PosekitError(f"{annotations}: expected a mapping (video, index) -> record, got {type(ann).__name__}")
+    clips: dict[str, ClipSource] = {}
+    missing: dict[str, str] = {}
+    for key, rec in ann.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(rec, dict)):
+            raise PosekitError(f"{annotations}: entry {key!r} is not (video, index) -> {{start_frame, end_frame, ...}}")
+        video, idx = safe_name(key[0], annotations, "video"), safe_name(key[1], annotations, "index")
+        start, end = _frame_number(rec.get("start_frame")), _frame_number(rec.get("end_frame"))
+        if start is None or end is None or not 0 <= start <= end:
+            raise PosekitError(
+                f"{annotations}: {key!r}: start_frame {rec.get('start_frame')!r}, end_frame {rec.get('end_frame')!r} "
+                "(expected integers 0 <= start <= end)"
+            )
+        src = _source_video(videos, video)
+        if src is None:
+            missing[f"{video}/{idx}"] = f"no video {video}.* or frame folder {video}/ under {videos}"
+        else:
+            clips[f"{video}/{idx}"] = ClipSource(src, start, end)
+    return clips, missing
+
+
+def _frame_number(v: Any) -> int | None:
+    """An integer frame number from a pickle (Python or NumPy integer), else None."""
+    import numbers
+
+    return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else None
+
+
+def _source_video(videos: Path, name: str) -> Path | None:
+    for suffix in VIDEO_SUFFIXES:
+        for cand in (videos / f"{name}{suffix}", videos / f"{name}{suffix.upper()}"):
+            if cand.is_file():
+                return cand
+    return videos / name if (videos / name).is_dir() else None
 
 
 def find_clips(frames_root: Path | None = None, videos: Path | None = None) -> dict[str, Path]:
@@ -79,7 +135,7 @@ def _models(models: ExtractionModels) -> tuple[Any, Any]:
 
 
 def extract_clip(
-    clip_id: str, path: str, out_dir: str, models: ExtractionModels, config: ExtractConfig
+    clip_id: str, source: ClipSource, out_dir: str, models: ExtractionModels, config: ExtractConfig
 ) -> dict[str, Any]:
     """Extract one clip to ``<out>/<clip id>.npz`` + report (atomic writes); the row of the
     QC table, or the failure with its reason (a batch goes on)."""
@@ -89,10 +145,10 @@ def extract_clip(
     try:
         det, est = _models(models)
         res = extract(
-            path,
+            source.path,
             det,
             est,
-            config=config,
+            config=replace(config, start=source.start, end=source.end),
             out=out / f"{clip_id}.npz",
             report_path=out / f"{clip_id}.report.json",
             options=run_options(models, config),
@@ -115,15 +171,15 @@ def extract_clip(
 
 
 def _local(
-    todo: dict[str, Path], out: Path, models: ExtractionModels, config: ExtractConfig, workers: int
+    todo: dict[str, ClipSource], out: Path, models: ExtractionModels, config: ExtractConfig, workers: int
 ) -> Iterator[dict[str, Any]]:
     """The local engine: this process, or a pool of ``workers`` processes."""
     if workers <= 1:
-        for k, p in todo.items():
-            yield extract_clip(k, str(p), str(out), models, config)
+        for k, src in todo.items():
+            yield extract_clip(k, src, str(out), models, config)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = [pool.submit(extract_clip, k, str(p), str(out), models, config) for k, p in todo.items()]
+        futs = [pool.submit(extract_clip, k, src, str(out), models, config) for k, src in todo.items()]
         for f in as_completed(futs):
             yield f.result()
 
@@ -138,11 +194,14 @@ def extract_dataset(
     console: Console | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    annotations: str | Path | None = None,
 ) -> dict[str, Any]:
     """Extract every clip under ``frames_root`` / ``videos`` into ``out_dir`` with ``models``
     (default: the offline BlazePose pipeline) and the per-clip ``config`` (``num_frames``,
     ...), over ``workers`` local processes (``engine="local"``) or Ray actors
     (``engine="ray"``: :mod:`posekit.pose.ray_engine`, on ``ray_address`` or a local Ray).
+    With ``annotations`` (FineDiving's coarse annotation pickle), each dive is cut out of its
+    untrimmed video under ``videos`` (:func:`annotated_clips`) into ``<out>/<video>/<idx>.npz``.
     Clips already extracted with the same options are skipped; clips extracted with other
     options are computed again. Outputs are the same whatever the engine."""
     out = Path(out_dir)
@@ -150,17 +209,17 @@ def extract_dataset(
     config = replace(config or ExtractConfig(), progress=False)
     if engine not in ("local", "ray"):
         raise PosekitError(f"unknown engine {engine!r}; expected local or ray")
-    clips = _find_checked(frames_root, videos)
+    clips, missing = _sources(frames_root, videos, annotations)
     out.mkdir(parents=True, exist_ok=True)
     options = run_options(models, config)
-    todo = {k: p for k, p in clips.items() if not _is_done(out, k, options)}
+    todo = {k: src for k, src in clips.items() if not _is_done(out, k, options)}
     if engine == "ray":
         from posekit.pose.ray_engine import run_ray
 
         stream = run_ray(todo, out, models, config, workers, ray_address)
     else:
         stream = _local(todo, out, models, config, workers)
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = [{"clip": k, "ok": False, "error": why} for k, why in missing.items()]
     with tqdm(total=len(todo), desc=f"clips ({engine})", unit="clip") as bar:
         for r in stream:
             results.append(r)
@@ -168,23 +227,34 @@ def extract_dataset(
     return _summarise(out, clips, todo, results, engine, console)
 
 
-def _find_checked(frames_root: str | Path | None, videos: str | Path | None) -> dict[str, Path]:
+def _sources(
+    frames_root: str | Path | None, videos: str | Path | None, annotations: str | Path | None
+) -> tuple[dict[str, ClipSource], dict[str, str]]:
+    """Every clip to extract, and the annotated dives that cannot be (no video)."""
     for root, flag in ((frames_root, "--frames-root"), (videos, "--videos")):
         if root is not None and not Path(root).is_dir():
             raise PosekitError(f"{root}: {flag} is not a folder")
-    clips = find_clips(Path(frames_root) if frames_root else None, Path(videos) if videos else None)
+    if annotations is not None:
+        if videos is None:
+            raise PosekitError("--annotations cuts dives out of --videos: give the folder of untrimmed videos")
+        clips, missing = annotated_clips(Path(videos), Path(annotations))
+        if not clips and not missing:
+            raise PosekitError(f"{annotations}: no dive in the annotation")
+        return clips, missing
+    found = find_clips(Path(frames_root) if frames_root else None, Path(videos) if videos else None)
+    clips = {k: ClipSource(p) for k, p in found.items()}
     if not clips:
         where = frames_root if frames_root is not None else videos
         raise PosekitError(
             f"{where}: no clip found (expected folders of images under --frames-root, or video files under --videos)"
         )
-    return clips
+    return clips, {}
 
 
 def _summarise(
     out: Path,
-    clips: dict[str, Path],
-    todo: dict[str, Path],
+    clips: dict[str, ClipSource],
+    todo: dict[str, ClipSource],
     results: list[dict[str, Any]],
     engine: str,
     console: Console | None,

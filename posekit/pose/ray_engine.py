@@ -36,10 +36,10 @@ class ClipWorker:
         self.models, self.config, self.out_dir = models, config, out_dir
         _models(models)  # load now: every clip after this reuses them
 
-    def run(self, clip_id: str, path: str) -> dict[str, Any]:
+    def run(self, clip_id: str, source: Any) -> dict[str, Any]:
         from posekit.pose.batch import extract_clip
 
-        return extract_clip(clip_id, path, self.out_dir, self.models, self.config)
+        return extract_clip(clip_id, source, self.out_dir, self.models, self.config)
 
 
 def _start(address: str | None, workers: int) -> bool:
@@ -60,15 +60,15 @@ def _start(address: str | None, workers: int) -> bool:
 
 
 def run_ray(
-    todo: dict[str, Path],
+    todo: dict[str, Any],
     out: Path,
     models: ExtractionModels,
     config: ExtractConfig,
     workers: int,
     address: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Extract ``todo`` (clip id -> path) on ``workers`` Ray actors; yields each clip's
-    result as it finishes (the order clips finish in)."""
+    """Extract ``todo`` (clip id -> :class:`~posekit.pose.batch.ClipSource`) on ``workers``
+    Ray actors; yields each clip's result as it finishes (the order clips finish in)."""
     if not todo:
         return
     import ray
@@ -80,7 +80,7 @@ def run_ray(
     actors = [Worker.remote(models, config, str(out)) for _ in range(max(1, min(workers, len(todo))))]
     try:
         pool = ActorPool(actors)
-        items = [(k, str(p)) for k, p in todo.items()]
+        items = list(todo.items())
         yield from pool.map_unordered(_submit, items)  # completion order; each result names its clip
     finally:
         for a in actors:
@@ -89,5 +89,5 @@ def run_ray(
             ray.shutdown()
 
 
-def _submit(actor: Any, item: tuple[str, str]) -> Any:
+def _submit(actor: Any, item: tuple[str, Any]) -> Any:
     return actor.run.remote(*item)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,43 @@ def _truncation(path: Path, declared: int, decoded: int) -> dict | None:
     return None
 
 
+def _frame_index(frame: Any, stream: Any, fps: float, counter: int) -> int:
+    """The frame's index in the video from its timestamp (constant frame rate), else its
+    position in decoding order."""
+    if frame.pts is None or stream.time_base is None:
+        return counter
+    t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    return int(round((float(frame.pts * stream.time_base) - t0) * fps))
+
+
+def _decode(container: Any, stream: Any, fps: float, start: int, end: int | None) -> tuple[list, list[int]]:
+    """Decode frames ``start..end`` (all when ``end`` is None). A later ``start`` seeks to
+    the keyframe before it first, so cutting a dive out of a long broadcast does not decode
+    the hours before it; frames outside the range are never converted."""
+    import av
+
+    seeked = end is not None and start > 0 and stream.time_base is not None
+    if seeked:  # frame indices then come from timestamps (a constant frame rate: broadcasts)
+        target = start / fps + (float(stream.start_time * stream.time_base) if stream.start_time else 0.0)
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+    frames: list = []
+    index: list[int] = []
+    counter = 0
+    try:
+        for f in container.decode(stream):
+            i = _frame_index(f, stream, fps, counter) if seeked else counter
+            counter += 1
+            if end is not None and i > end:
+                break
+            if end is None or i >= start:
+                frames.append(f.to_ndarray(format="rgb24"))
+                index.append(i)
+    except (av.error.FFmpegError, ValueError):
+        if not frames:
+            raise
+    return frames, index
+
+
 def _read_video(path: Path, start: int, end: int | None, num_frames: int | None, repeat: bool = False) -> Clip:
     import av
 
@@ -146,19 +184,15 @@ def _read_video(path: Path, start: int, end: int | None, num_frames: int | None,
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 25.0
             declared = int(stream.frames or 0)
-            all_frames = []
-            try:
-                for f in container.decode(stream):
-                    all_frames.append(f.to_ndarray(format="rgb24"))
-            except (av.error.FFmpegError, ValueError):
-                if not all_frames:
-                    raise
+            all_frames, index = _decode(container, stream, fps, start, end)
     except VideoReadError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise VideoReadError(f"cannot decode ({type(exc).__name__}: {exc})", path) from None
     if not all_frames:
-        raise VideoReadError("no frames decoded (empty or corrupt file)", path)
+        raise VideoReadError(f"no frames decoded in [{start}, {end}] (empty, corrupt or too short)", path)
+    if end is not None:  # a cut: the frames of the range, by their index in the video
+        return _cut(path, all_frames, index, start, end, num_frames, repeat, fps)
     truncated = _truncation(path, declared, len(all_frames))
     if truncated:
         import warnings
@@ -169,6 +203,25 @@ def _read_video(path: Path, start: int, end: int | None, num_frames: int | None,
     except ValueError as exc:
         raise VideoReadError(str(exc), path) from None
     return Clip([all_frames[i] for i in idx], idx, fps, str(path), {"truncated": truncated} if truncated else {})
+
+
+def _cut(
+    path: Path, frames: list, index: list[int], start: int, end: int, num_frames: int | None, repeat: bool, fps: float
+) -> Clip:
+    """Frames ``start..end`` of a video decoded by :func:`_decode` (``num_frames`` of them
+    linearly spaced); a range that runs past the video's end is flagged truncated."""
+    last = index[-1]
+    truncated = f"the range ends at frame {end} but the video at {last}" if last < end else None
+    if truncated:
+        import warnings
+
+        warnings.warn(f"{path}: {truncated}", stacklevel=4)
+    try:
+        rel = sample_indices(len(frames), 0, None, num_frames, repeat)
+    except ValueError as exc:
+        raise VideoReadError(f"{exc} (frames {start}..{min(end, last)})", path) from None
+    idx = np.asarray(index, dtype=np.int64)[rel]
+    return Clip([frames[i] for i in rel], idx, fps, str(path), {"truncated": truncated} if truncated else {})
 
 
 def write_video(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:

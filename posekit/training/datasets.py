@@ -188,7 +188,11 @@ def _layout_items(
         pose_path = root / d["pose_dir"] / f"{rel}.npz"
         if not pose_path.exists():
             raise AnnotationError(
-                f"no skeleton for clip {key!r} (run `posekit extract-dataset` first)", pose_path, "pose"
+                f"no skeleton for clip {key!r}: expected {pose_path} (cut and extract every dive with `posekit "
+                f"extract-dataset --videos <untrimmed videos> --annotations <coarse annotation .pkl> "
+                f"--out {root / d['pose_dir']}`)",
+                pose_path,
+                "pose",
             )
         seq = SkeletonSequence.load(pose_path)
         dyn = load_feature(root / d["dynamic_dir"] / f"{rel}.npy", "dynamic", key) if d.get("dynamic_dir") else None

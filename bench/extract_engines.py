@@ -1,0 +1,99 @@
+"""extract-dataset engines on this machine: serial vs local process pool vs Ray.
+
+    python bench/extract_engines.py [--quick] [--workers 2]
+
+Six clips cut from the 51 real FineDiving frames (each of the three dives in two halves),
+extracted with the default pipeline by the serial engine (the baseline measured in the same
+run), the local process pool and a local Ray, ``--workers`` each. Prints wall time, frames/s
+and the ratio to serial; checks the three give the same skeletons; projects the time to
+build FineDiving (3,000 dives x 96 frames) on 1, 8 and 64 CPU workers from the measured
+per-worker throughput (labelled as projections). Writes bench/results/extract_engines.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from posekit.io import write_json
+from posekit.paths import REPO_ROOT, shared_data
+
+DIVES = (range(0, 33, 2), range(34, 69, 2), range(70, 101, 2))
+FINEDIVING_FRAMES = 3000 * 96
+
+
+def make_clips(root: Path, frames_per_clip: int | None) -> int:
+    src = shared_data("finediving", "pose_frames", "images")
+    n = 0
+    for d, frames in enumerate(DIVES):
+        frames = list(frames)
+        for h, part in enumerate((frames[: len(frames) // 2], frames[len(frames) // 2 :])):
+            part = part[:frames_per_clip] if frames_per_clip else part
+            (root / f"dive{d + 1}" / f"half{h + 1}").mkdir(parents=True)
+            for i in part:
+                shutil.copy(src / f"finediv{i:05d}.jpg", root / f"dive{d + 1}" / f"half{h + 1}")
+            n += len(part)
+    return n
+
+
+def run(engine: str, workers: int, frames_root: Path, out: Path) -> float:
+    from posekit.pose.batch import extract_dataset
+
+    t0 = time.perf_counter()
+    s = extract_dataset(out, frames_root, workers=workers, engine=engine)
+    if s["succeeded"] != 6:
+        raise RuntimeError(f"{engine}: {s['failed']}")
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="3 frames per clip")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "extract_engines.json")
+    args = ap.parse_args(argv)
+    if shared_data("finediving", "pose_frames", "images") is None:
+        print("../shared/data/finediving/pose_frames not found", file=sys.stderr)
+        return 1
+    from posekit.skeleton import SkeletonSequence
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        frames = make_clips(root / "frames", 3 if args.quick else None)
+        rows, outs = {}, {}
+        for engine, w in (("serial", 1), ("process pool", args.workers), ("ray", args.workers)):
+            outs[engine] = root / engine.replace(" ", "_")
+            secs = run("ray" if engine == "ray" else "local", w, root / "frames", outs[engine])
+            rows[engine] = {"workers": w, "seconds": secs, "frames_per_s": frames / secs}
+        same = all(
+            np.array_equal(SkeletonSequence.load(p).data, SkeletonSequence.load(outs[e] / p.name).data)
+            for e in ("process pool", "ray")
+            for p in outs["serial"].glob("*.npz")
+        )
+    base = rows["serial"]["seconds"]
+    print(f"6 clips, {frames} frames (455x256); same skeletons from every engine: {same}")
+    for name, r in rows.items():
+        r["ratio_to_serial"] = base / r["seconds"]
+        print(
+            f"  {name:<13} workers {r['workers']}  {r['seconds']:7.1f} s  {r['frames_per_s']:.2f} frames/s  "
+            f"{r['ratio_to_serial']:.2f}x serial"
+        )
+    per_worker = rows["ray"]["frames_per_s"] / rows["ray"]["workers"]
+    proj = {n: FINEDIVING_FRAMES / (per_worker * n) / 3600 for n in (1, 8, 64)}
+    print(
+        "projection (not measured): FineDiving, 288,000 frames, Ray workers like these at "
+        f"{per_worker:.2f} frames/s each: " + ", ".join(f"{n} workers {h:.1f} h" for n, h in proj.items())
+    )
+    write_json(args.out, {"frames": frames, "same_outputs": same, "engines": rows, "projection_hours": proj})
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
