@@ -67,6 +67,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
     p.add_argument(
+        "--quality",
+        choices=["fast", "balanced", "accurate"],
+        default="balanced",
+        help="accurate: detector + 8 angles x mirror on every frame; balanced (default) / fast: once tracked, "
+        "3 / 1 (+mirror) BlazePose runs around the previous frame's orientation, the full search when unsure",
+    )
+    p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"
     )
 

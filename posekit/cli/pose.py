@@ -25,7 +25,13 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     check_outputs(args.out, args.overlay)
     det, est = ExtractionModels.from_args(args).build()
-    cfg = ExtractConfig(start=args.start, end=args.end, num_frames=args.num_frames, repeat_frames=args.repeat_frames)
+    cfg = ExtractConfig(
+        start=args.start,
+        end=args.end,
+        num_frames=args.num_frames,
+        repeat_frames=args.repeat_frames,
+        quality=args.quality,
+    )
     res = extract(
         args.video, det, est, first_box=parse_box(args.first_box), config=cfg, out=args.out, overlay=args.overlay
     )
@@ -54,7 +60,7 @@ def _cmd_extract_dataset(args: argparse.Namespace) -> int:
     from posekit.pose.options import ExtractionModels
     from posekit.pose.pipeline import ExtractConfig
 
-    cfg = ExtractConfig(num_frames=args.num_frames, repeat_frames=args.repeat_frames)
+    cfg = ExtractConfig(num_frames=args.num_frames, repeat_frames=args.repeat_frames, quality=args.quality)
     summary = extract_dataset(
         args.out,
         args.frames_root,

@@ -111,7 +111,12 @@ def find_clips(frames_root: Path | None = None, videos: Path | None = None) -> d
 def run_options(models: ExtractionModels, config: ExtractConfig) -> dict[str, Any]:
     """What a clip's outputs depend on, stored in its report: a rerun with other options
     recomputes the clip instead of keeping stale outputs."""
-    return {"models": models.to_dict(), "num_frames": config.num_frames, "repeat_frames": config.repeat_frames}
+    return {
+        "models": models.to_dict(),
+        "num_frames": config.num_frames,
+        "repeat_frames": config.repeat_frames,
+        "quality": config.quality,
+    }
 
 
 def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
@@ -178,7 +183,11 @@ def _local(
         for k, src in todo.items():
             yield extract_clip(k, src, str(out), models, config)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    import multiprocessing
+
+    # spawn, not fork: a forked child inherits the parent's model threads (mediapipe, torch)
+    # mid-state and can deadlock when the parent has extracted before
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futs = [pool.submit(extract_clip, k, src, str(out), models, config) for k, src in todo.items()]
         for f in as_completed(futs):
             yield f.result()

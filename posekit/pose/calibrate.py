@@ -35,6 +35,7 @@ class LabelledRun:
     status: list[str]  # per image: tracked / predicted / lost / before
     how: list[str]  # per image: what found the athlete (the QC report's how_found)
     chosen_by: list[str] = field(default_factory=list)  # per clip: how the athlete was chosen
+    reports: list[dict] = field(default_factory=list)  # per clip: the QC report
 
     @property
     def found(self) -> np.ndarray:
@@ -47,8 +48,9 @@ def extract_labelled(
     mapping: str | Path | LayoutMapping | None = None,
     progress: bool = True,
     model=None,
+    quality: str = "balanced",
 ) -> LabelledRun:
-    """Run the default ``posekit extract`` on labelled images exactly as a user would: each
+    """Run the default ``posekit extract`` (``quality``: its preset) on labelled images exactly as a user would: each
     clip (``clips[i]``: the clip of image ``i``, images in time order) as a frame folder, or
     each image alone (``clips=None``: a photo folder). Nothing of the labels is used:
     detection, the choice of the athlete, tracking, cropping, the pose and cleaning are the
@@ -75,13 +77,14 @@ def extract_labelled(
         with tempfile.TemporaryDirectory() as tmp:
             for k, i in enumerate(idx):  # the folder orders frames by name: keep the given order
                 (Path(tmp) / f"{k:06d}{images[i].suffix}").symlink_to(images[i].resolve())
-            res = extract(tmp, detector, estimator, config=ExtractConfig(progress=False))
+            res = extract(tmp, detector, estimator, config=ExtractConfig(progress=False, quality=quality))
         run.pred[idx] = res.skeleton.data
         if res.landmarks is not None:
             run.landmarks[idx] = res.landmarks
         for k, i in enumerate(idx):
             run.status[i], run.how[i] = res.status[k], res.how_found[k]
         run.chosen_by.append(res.report["athlete_chosen_by"])
+        run.reports.append(res.report)
     return run
 
 
@@ -95,6 +98,7 @@ def held_out_extraction(
     ridge: float = 1.0,
     progress: bool = True,
     model=None,
+    quality: str = "balanced",
 ) -> LabelledRun:
     """``posekit extract`` on each group of images (e.g. each dive) with a mapping fitted on the
     other groups only (on their ``landmarks``, as the pipeline found them, against their
@@ -109,7 +113,7 @@ def held_out_extraction(
             raise AnnotationError(f"group {g}: fewer than 2 usable frames outside it to fit a mapping on")
         m = fit_mapping("blazepose33", "mpii16", landmarks[tr], true[tr], vis[tr], scale=head[tr], ridge=ridge)
         sub_clips = None if clips is None else np.asarray(clips)[te]
-        part = extract_labelled([images[i] for i in np.flatnonzero(te)], sub_clips, m, progress, model)
+        part = extract_labelled([images[i] for i in np.flatnonzero(te)], sub_clips, m, progress, model, quality)
         if out is None:
             out = LabelledRun(
                 np.zeros((len(groups), *part.pred.shape[1:]), np.float32),
@@ -121,6 +125,7 @@ def held_out_extraction(
         for k, i in enumerate(np.flatnonzero(te)):
             out.status[i], out.how[i] = part.status[k], part.how[k]
         out.chosen_by += part.chosen_by
+        out.reports += part.reports
     assert out is not None
     return out
 

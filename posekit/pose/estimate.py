@@ -125,6 +125,35 @@ class BlazePoseEstimator:
                     runs.append(lm)
                     tags.append((a, flip, float(lm[:, 2].mean())))
 
+    def estimate_near(
+        self, frame: np.ndarray, box: np.ndarray, rotation: float, offsets: Sequence[float], mirror: bool
+    ) -> tuple[np.ndarray, dict]:
+        """The temporal path of a tracked clip: the test-time runs centred on the body
+        orientation of the previous frame (``rotation`` + each of ``offsets`` degrees, and
+        mirrored when ``mirror``) instead of the full 8 angles x mirror, and the refine pass
+        only when those runs disagree (mean agreement under 0.7). Returns the pose in the
+        output layout and its info (runs, angles, whether it refined)."""
+        angles = tuple(float(rotation + o) % 360 for o in offsets)
+        saved = self.angles, self.hflip, self.refine
+        self.angles, self.hflip, self.refine = angles, mirror, False
+        try:
+            fused, info = self.landmarks_one(frame, box)
+            if fused is not None and fused[:, 2].mean() < 0.7 and saved[2]:
+                from posekit.pose.detect import landmarks_box
+
+                refined = landmarks_box(fused)
+                if refined is not None:
+                    fused2, info2 = self.landmarks_one(frame, refined)
+                    if fused2 is not None and fused2[:, 2].mean() > fused[:, 2].mean():
+                        fused, info = fused2, {**info2, "runs": info["runs"] + info2["runs"], "refined": True}
+        finally:
+            self.angles, self.hflip, self.refine = saved
+        info = {**info, "angles": list(angles), "mirror": mirror}
+        if fused is None:
+            return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
+        info["landmarks"] = fused
+        return self._mapping.apply(fused[None])[0], info
+
     @property
     def mapping(self):
         """The :class:`graphs.convert.LayoutMapping` from BlazePose-33 to the output layout."""

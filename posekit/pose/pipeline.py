@@ -51,6 +51,25 @@ class ExtractConfig:
     clean: CleanConfig = field(default_factory=CleanConfig)
     box_margin: float = 0.25  # joints further than this fraction of the box size outside it are dropped
     progress: bool = True
+    quality: str = "balanced"  # fast | balanced | accurate (QUALITY)
+
+    def __post_init__(self) -> None:
+        if self.quality not in QUALITY:
+            from posekit.errors import PosekitError
+
+            raise PosekitError(f"unknown quality {self.quality!r}; expected one of {list(QUALITY)}")
+
+
+#: What each preset runs on a frame whose athlete was tracked in the previous frame (the
+#: temporal path): rotation offsets around the previous frame's body orientation and the
+#: mirror run. ``accurate`` runs the full detector + 8 angles x mirror + refine on every frame;
+#: every preset falls back to it on the first frames, after a miss, and when the temporal
+#: pose is not confident or not where the athlete should be.
+QUALITY: dict[str, dict[str, Any] | None] = {
+    "fast": {"offsets": (0.0,), "mirror": True},
+    "balanced": {"offsets": (-45.0, 0.0, 45.0), "mirror": False},
+    "accurate": None,
+}
 
 
 @dataclass
@@ -138,10 +157,15 @@ def _outside(box: np.ndarray, size: tuple[int, int]) -> bool:
     return not (0 <= cx < size[0] and 0 <= cy < size[1])
 
 
-def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, last_box, timing: dict) -> dict:
+def _track_frame(
+    tr: AthleteTracker, clip: Clip, t: int, detector, estimator, last_box, timing: dict, near: dict | None = None
+) -> dict:
     """One frame: camera compensation, Kalman prediction, detection in the (widened) search
     region, association (eq. 25 + confidence + colour), the pose on the athlete's box, and
-    re-acquisition by the landmarker when the detector missed."""
+    re-acquisition by the landmarker when the detector missed. With ``near`` (the temporal
+    path of a preset, the previous frame's rotation in ``near["rotation"]``) the pose is
+    first estimated on the predicted box with the preset's few runs; a confident, plausible
+    pose measures the athlete without running the detector."""
     frame, out = clip.frames[t], {"shift": 0.0, "pose": None, "info": {"runs": 0, "rotation": None}}
     pred = tr.begin()
     alt: list[np.ndarray] = []  # the box moved with the camera: the athlete stays, the camera pans or zooms
@@ -154,6 +178,10 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     if tr.started and _outside(pred, clip.size) and not any(not _outside(b, clip.size) for b in alt):
         tr.lost = True
         return {**out, "status": LOST, "box": None, "score": 0.0, "cand": 0, "how": "lost: left the frame"}
+    if near is not None and tr.started and not tr.misses:
+        temporal = _temporal(tr, estimator, frame, pred, alt, near, timing)
+        if temporal is not None:
+            return {**out, **temporal}
     grow = 1 + tr.cfg.widen_per_miss * tr.misses  # the search region widens with every miss
     search = _widened(pred, grow)
     t0 = time.perf_counter()
@@ -175,6 +203,34 @@ def _track_frame(tr: AthleteTracker, clip: Clip, t: int, detector, estimator, la
     if st == LOST:
         how = f"lost: {tr.cfg.max_misses + 1} frames without the athlete"
     return {**out, "status": st, "box": box, "score": sc, "cand": len(cand), "how": how}
+
+
+def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict, timing: dict) -> dict | None:
+    """The temporal path (quality presets): the pose on the predicted box with a few runs
+    around the previous orientation; ``None`` (run the full path) unless it is confident,
+    inside the frame and where the athlete can be."""
+    if not hasattr(estimator, "estimate_near") or near.get("rotation") is None:
+        return None
+    t0 = time.perf_counter()
+    pose, info = estimator.estimate_near(frame, pred[:4], near["rotation"], near["offsets"], near["mirror"])
+    timing["pose"] += time.perf_counter() - t0
+    pb = _pose_box(pose)
+    if pb is None or not _inside_frame(pb, frame.shape) or not tr.plausible(pred, pb, alternatives=alt):
+        return None
+    st, box, sc = tr.finish(pb[:4], float(pose[:, 2].mean()))
+    if st != TRACKED:
+        return None
+    tr.update_appearance(colour_histogram(frame, pb))
+    how = f"tracked by the pose ({info['runs']} runs near {near['rotation']:.0f} deg)"
+    return {
+        "status": st,
+        "box": np.asarray(pb[:4], np.float64),
+        "score": sc,
+        "cand": 0,
+        "how": how,
+        "pose": pose,
+        "info": {**info, "temporal": True},
+    }
 
 
 def _measure_detected(tr: AthleteTracker, estimator, frame, det: np.ndarray, timing: dict):
@@ -239,8 +295,11 @@ def track_athlete(
         return res
     start, box0, res.chosen_by = init
     tracker, last = AthleteTracker(box0, cfg.tracker, clip.size), None
+    preset, rotation = QUALITY[cfg.quality], None
     for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
-        f = _track_frame(tracker, clip, t, detector, estimator, last, timing)
+        near = None if preset is None or estimator is None else {**preset, "rotation": rotation}
+        f = _track_frame(tracker, clip, t, detector, estimator, last, timing, near)
+        rotation = f["info"].get("rotation") if f["status"] == TRACKED and f["pose"] is not None else None
         res.status[t], res.how[t], res.scores[t] = f["status"], f["how"], f["score"]
         res.candidates[t], res.camera_shift[t] = f["cand"], round(f["shift"], 2)
         if f["status"] == LOST:
@@ -391,6 +450,8 @@ def qc_report(
         "candidates_per_frame": tr.candidates,
         "mean_confidence": round(float(conf[conf > 0].mean()), 4) if (conf > 0).any() else 0.0,
         "rotation_used": [i.get("rotation") for i in info],
+        "pose_runs": [int(i.get("runs") or 0) for i in info],  # BlazePose runs for the pose, per frame
+        "temporal": [bool(i.get("temporal")) for i in info],  # the preset's temporal path (no detector)
         "joints_outside_box_dropped": outside,
         "cleaning": clean_report,
         "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(total, 3)},
