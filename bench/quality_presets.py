@@ -1,0 +1,97 @@
+"""Extraction presets on real dives: frames/s, BlazePose runs per frame and PCKh@0.5.
+
+    python bench/quality_presets.py [--presets accurate balanced fast]
+
+The 51 hand-labelled FineDiving frames run as three clips (files 00000-00032, 00034-00068,
+00070-00100: every second frame of each dive), so the temporal path of the presets is what
+is measured, through ``posekit extract`` as a user runs it with ``--quality`` (no label in
+detection, tracking, cropping or pose). Each dive is extracted with a BlazePose -> MPII-16
+mapping fitted on the other two dives only (on the landmarks the accurate pipeline found
+there), the same mappings for every preset. Baseline measured in the same run: BlazePose
+once on the whole frame (frames/s and PCKh). Prints per preset: frames/s (455x256, this
+machine), pose runs per frame, the share of frames on the temporal path, PCKh@0.5 overall,
+per dive and per joint, and the ratios to the baseline and to ``accurate``; writes
+bench/results/quality_presets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from pckh_finediving import DIVE_STARTS, score, tracking_summary, whole_frame_baseline
+
+from graphs import get_layout
+from posekit.io import write_json
+from posekit.paths import shared_data
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--presets", nargs="+", default=["accurate", "balanced", "fast"])
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "quality_presets.json")
+    args = ap.parse_args(argv)
+    root = shared_data("finediving", "pose_frames")
+    if root is None:
+        print("quality_presets: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
+        return 1
+    from posekit.pose.blazepose import BlazePose
+    from posekit.pose.calibrate import extract_labelled, groups_from_starts, held_out_extraction
+
+    ann = json.loads((root / "annotations.json").read_text())
+    images = [root / "images" / a["image"] for a in ann]
+    true = np.array([a["joints"] for a in ann], np.float64)
+    vis = np.array([a["joints_vis"] for a in ann]) > 0
+    dives = groups_from_starts([a["image"] for a in ann], DIVE_STARTS)
+    model = BlazePose()
+    t0 = time.perf_counter()
+    base = score(whole_frame_baseline(images, model), true, vis, dives)
+    base["frames_per_s"] = len(images) / (time.perf_counter() - t0)
+    landmarks = extract_labelled(images, dives, model=model, quality="accurate", progress=False).landmarks
+    rows = {}
+    for q in args.presets:
+        t0 = time.perf_counter()
+        run = held_out_extraction(images, landmarks, true, vis, dives, dives, model=model, progress=False, quality=q)
+        secs = time.perf_counter() - t0
+        runs = [r for rep in run.reports for r in rep["pose_runs"]]
+        temporal = [x for rep in run.reports for x in rep["temporal"]]
+        rows[q] = {
+            **score(run.pred, true, vis, dives),
+            "frames_per_s": len(images) / secs,
+            "pose_runs_per_frame": float(np.mean(runs)),
+            "temporal_fraction": float(np.mean(temporal)),
+            "tracking": tracking_summary(run, dives),
+        }
+    ref = rows.get("accurate", next(iter(rows.values())))
+    print(
+        f"{len(images)} frames as 3 clips; whole-frame BlazePose: {base['frames_per_s']:.2f} frames/s, "
+        f"PCKh {base['pckh']:.3f}"
+    )
+    print(
+        f"{'preset':10s} {'frames/s':>9s} {'x base':>7s} {'runs/fr':>8s} {'temporal':>9s} {'PCKh':>6s} "
+        f"{'- accurate':>10s} {'dives':>20s}"
+    )
+    for q, r in rows.items():
+        dv = " / ".join(f"{v:.3f}" for v in r["per_dive"].values())
+        print(
+            f"{q:10s} {r['frames_per_s']:9.2f} {r['frames_per_s'] / base['frames_per_s']:7.3f} "
+            f"{r['pose_runs_per_frame']:8.1f} {r['temporal_fraction']:9.0%} {r['pckh']:6.3f} "
+            f"{r['pckh'] - ref['pckh']:+10.3f} {dv:>20s}"
+        )
+    print(
+        "per joint: "
+        + ", ".join(
+            f"{j} " + "/".join(f"{r['per_joint'][j]:.2f}" for r in rows.values()) for j in get_layout("mpii16").joints
+        )
+    )
+    write_json(args.out, {"frames": len(images), "baseline_whole_frame": base, "presets": rows})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
