@@ -4,11 +4,12 @@
 
 Twelve clips cut from the 51 real FineDiving frames (each of the three dives in two halves,
 each half twice under another name, so a local Ray's start-up of a few seconds weighs as it
-would on a longer job, and it is included), extracted with the default pipeline by the serial engine (the baseline measured in the same
-run), the local process pool and a local Ray, ``--workers`` each. Prints wall time, frames/s
-and the ratio to serial; checks the three give the same skeletons; projects the time to
-build FineDiving (3,000 dives x 96 frames) on 1, 8 and 64 CPU workers from the measured
-per-worker throughput (labelled as projections). Writes bench/results/extract_engines.json.
+would on a longer job, and it is included), extracted with the default pipeline by the
+serial engine (the baseline measured in the same run), the local process pool and a local
+Ray, ``--workers`` each. Prints wall time, frames/s and the ratio to serial; checks the
+three give the same skeletons; projects the time to build FineDiving (3,000 dives x 96
+frames) on 1, 8 and 64 CPU workers from the measured per-worker throughput (labelled as
+projections). Writes bench/results/extract_engines.json.
 """
 
 from __future__ import annotations
