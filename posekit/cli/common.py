@@ -71,7 +71,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         choices=["fast", "balanced", "accurate"],
         default="balanced",
         help="accurate: detector + 8 angles x mirror on every frame; balanced (default) / fast: once tracked, "
-        "3 / 1 (+mirror) BlazePose runs around the previous frame's orientation, the full search when unsure",
+        "3 angles x mirror / 1 angle x mirror around the previous frame's orientation, the full search when unsure",
     )
     p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"
