@@ -215,7 +215,18 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     pose, info = estimator.estimate_near(frame, pred[:4], near["rotation"], near["offsets"], near["mirror"])
     timing["pose"] += time.perf_counter() - t0
     pb = _pose_box(pose)
-    if pb is None or not _inside_frame(pb, frame.shape) or not tr.plausible(pred, pb, alternatives=alt):
+    planned = len(near["offsets"]) * (2 if near["mirror"] else 1)
+    if info.get("runs", 0) * 2 < planned or pose[:, 2].mean() < near.get("min_agreement", 0.7):
+        return None  # most runs found nobody, or they disagree: not enough evidence to skip the search
+    if pb is None or not _inside_frame(pb, frame.shape) or not tr.plausible(pred, pb, 2.0, alternatives=alt):
+        return None
+    # the pose refines the predicted box, it does not move it elsewhere (onto a judge, into the
+    # splash), and it must look like the athlete: otherwise the full search decides
+    if box_iou_np(pb[None, :4], pred[None, :4])[0, 0] < near.get("min_iou", 0.3):
+        return None
+    if tr.appearance is not None and bhattacharyya(colour_histogram(frame, pb), tr.appearance) > near.get(
+        "max_colour_distance", 0.5
+    ):
         return None
     st, box, sc = tr.finish(pb[:4], float(pose[:, 2].mean()))
     if st != TRACKED:
