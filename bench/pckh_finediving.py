@@ -58,6 +58,17 @@ def score(pred: np.ndarray, true: np.ndarray, vis: np.ndarray, dives: np.ndarray
     return r
 
 
+def load_labelled_dives(root: Path) -> tuple[list[dict], list[Path], np.ndarray, np.ndarray, np.ndarray]:
+    """The 51 labelled frames: annotations, image paths, joints, visibility, dive of each."""
+    from posekit.pose.calibrate import groups_from_starts
+
+    ann = json.loads((root / "annotations.json").read_text())
+    images = [root / "images" / a["image"] for a in ann]
+    true = np.array([a["joints"] for a in ann], np.float64)
+    vis = np.array([a["joints_vis"] for a in ann]) > 0
+    return ann, images, true, vis, groups_from_starts([a["image"] for a in ann], DIVE_STARTS)
+
+
 def tracking_summary(run, dives: np.ndarray) -> dict:
     """Per dive: found fraction and the frames where the athlete was not found (with why)."""
     out = {}
@@ -135,13 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         print("pckh_finediving: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
     from posekit.pose.blazepose import BlazePose
-    from posekit.pose.calibrate import groups_from_starts
 
-    ann = json.loads((root / "annotations.json").read_text())
-    images = [root / "images" / a["image"] for a in ann]
-    true = np.array([a["joints"] for a in ann], np.float64)
-    vis = np.array([a["joints_vis"] for a in ann]) > 0
-    dives = groups_from_starts([a["image"] for a in ann], DIVE_STARTS)
+    ann, images, true, vis, dives = load_labelled_dives(root)
     model = BlazePose()
     base = score(whole_frame_baseline(images, model), true, vis, dives)
     results = {

@@ -17,13 +17,12 @@ bench/results/quality_presets.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from pckh_finediving import DIVE_STARTS, score, tracking_summary, whole_frame_baseline
+from pckh_finediving import load_labelled_dives, score, tracking_summary, whole_frame_baseline
 
 from graphs import get_layout
 from posekit.io import write_json
@@ -40,13 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         print("quality_presets: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
     from posekit.pose.blazepose import BlazePose
-    from posekit.pose.calibrate import extract_labelled, groups_from_starts, held_out_extraction
+    from posekit.pose.calibrate import extract_labelled, held_out_extraction
 
-    ann = json.loads((root / "annotations.json").read_text())
-    images = [root / "images" / a["image"] for a in ann]
-    true = np.array([a["joints"] for a in ann], np.float64)
-    vis = np.array([a["joints_vis"] for a in ann]) > 0
-    dives = groups_from_starts([a["image"] for a in ann], DIVE_STARTS)
+    _, images, true, vis, dives = load_labelled_dives(root)
     model = BlazePose()
     t0 = time.perf_counter()
     base = score(whole_frame_baseline(images, model), true, vis, dives)

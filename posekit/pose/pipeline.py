@@ -225,7 +225,7 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     if box_iou_np(pb[None, :4], pred[None, :4])[0, 0] < near.get("min_iou", 0.3):
         return None
     if tr.appearance is not None and bhattacharyya(colour_histogram(frame, pb), tr.appearance) > near.get(
-        "max_colour_distance", 0.5
+        "max_colour_distance", 0.7
     ):
         return None
     st, box, sc = tr.finish(pb[:4], float(pose[:, 2].mean()))
