@@ -401,10 +401,10 @@ def _rgb_part(model: AQAMethod, attrs: tuple[torch.Tensor, ...], e: Explanation)
 def _attention(model: AQAMethod, q: dict[str, torch.Tensor], b: torch.Tensor) -> dict[str, Any]:
     """The pose-guided attention (HP-MCoRe eq. 8) of the query, through the method's
     :meth:`~posekit.models.base.AQAMethod.method_outputs` hook."""
-    if model.method_outputs()["attention"] is None:
-        return {}
-    model.encode(q, fixed_boundaries=b)
     fusion = model.method_outputs()["attention"]
+    if fusion is None:
+        return {}
+    model.encode(q, fixed_boundaries=b)  # fills the fusion module's last attention maps
     att = fusion.last_attention  # (K, heads, L, L) for one query
     out: dict[str, Any] = {"kind": fusion.kind, "rho": float(fusion.rho)}
     if att is not None:

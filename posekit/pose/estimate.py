@@ -114,12 +114,14 @@ class BlazePoseEstimator:
         # another shipped name, or a path to a mapping JSON from ``posekit fit-mapping``
         self._mapping = get_mapping("blazepose33", layout, mapping)
 
-    def _runs(self, frame: np.ndarray, box: np.ndarray, runs: list, tags: list) -> None:
+    def _runs(
+        self, frame: np.ndarray, box: np.ndarray, runs: list, tags: list, angles: Sequence[float], hflip: bool
+    ) -> None:
         x0, y0, x1, y1 = box[:4]
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         side = max(x1 - x0, y1 - y0, 16.0) * self.context
-        for a in self.angles:
-            for flip in (False, True) if self.hflip else (False,):
+        for a in angles:
+            for flip in (False, True) if hflip else (False,):
                 lm = self.model.on_crop(frame, cx, cy, side, a, out_size=self.crop_size, hflip=flip)
                 if lm is not None:
                     runs.append(lm)
@@ -134,20 +136,15 @@ class BlazePoseEstimator:
         only when those runs disagree (mean agreement under 0.7). Returns the pose in the
         output layout and its info (runs, angles, whether it refined)."""
         angles = tuple(float(rotation + o) % 360 for o in offsets)
-        saved = self.angles, self.hflip, self.refine
-        self.angles, self.hflip, self.refine = angles, mirror, False
-        try:
-            fused, info = self.landmarks_one(frame, box)
-            if fused is not None and fused[:, 2].mean() < 0.7 and saved[2]:
-                from posekit.pose.detect import landmarks_box
+        fused, info = self.landmarks_one(frame, box, angles, mirror, refine=False)
+        if fused is not None and fused[:, 2].mean() < 0.7 and self.refine:
+            from posekit.pose.detect import landmarks_box
 
-                refined = landmarks_box(fused)
-                if refined is not None:
-                    fused2, info2 = self.landmarks_one(frame, refined)
-                    if fused2 is not None and fused2[:, 2].mean() > fused[:, 2].mean():
-                        fused, info = fused2, {**info2, "runs": info["runs"] + info2["runs"], "refined": True}
-        finally:
-            self.angles, self.hflip, self.refine = saved
+            refined = landmarks_box(fused)
+            if refined is not None:
+                fused2, info2 = self.landmarks_one(frame, refined, angles, mirror, refine=False)
+                if fused2 is not None and fused2[:, 2].mean() > fused[:, 2].mean():
+                    fused, info = fused2, {**info2, "runs": info["runs"] + info2["runs"], "refined": True}
         info = {**info, "angles": list(angles), "mirror": mirror}
         if fused is None:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
@@ -159,21 +156,31 @@ class BlazePoseEstimator:
         """The :class:`graphs.convert.LayoutMapping` from BlazePose-33 to the output layout."""
         return self._mapping
 
-    def landmarks_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray | None, dict]:
+    def landmarks_one(
+        self,
+        frame: np.ndarray,
+        box: np.ndarray,
+        angles: Sequence[float] | None = None,
+        hflip: bool | None = None,
+        refine: bool | None = None,
+    ) -> tuple[np.ndarray | None, dict]:
         """The fused BlazePose-33 landmarks ``(33, 3)`` of one box (None when no run found a
-        person), before the layout mapping: what ``posekit fit-mapping`` calibrates on."""
+        person), before the layout mapping: what ``posekit fit-mapping`` calibrates on.
+        ``angles`` / ``hflip`` / ``refine`` override the estimator's own for this call."""
+        angles = self.angles if angles is None else angles
+        hflip = self.hflip if hflip is None else hflip
         runs: list[np.ndarray] = []
         tags: list[tuple] = []
-        self._runs(frame, box, runs, tags)
+        self._runs(frame, box, runs, tags, angles, hflip)
         if not runs:
             return None, {"runs": 0, "rotation": None}
         fused = fuse_runs(runs, self._src.flip_index)
-        if self.refine:
+        if self.refine if refine is None else refine:
             from posekit.pose.detect import landmarks_box
 
             refined = landmarks_box(fused)
             if refined is not None:  # a second pass framed on the first estimate; all runs vote
-                self._runs(frame, refined, runs, tags)
+                self._runs(frame, refined, runs, tags, angles, hflip)
                 fused = fuse_runs(runs, self._src.flip_index)
         best = max(tags, key=lambda t: t[2])
         return fused, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}

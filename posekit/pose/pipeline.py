@@ -224,14 +224,13 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     # splash), and it must look like the athlete: otherwise the full search decides
     if box_iou_np(pb[None, :4], pred[None, :4])[0, 0] < near.get("min_iou", 0.3):
         return None
-    if tr.appearance is not None and bhattacharyya(colour_histogram(frame, pb), tr.appearance) > near.get(
-        "max_colour_distance", 0.7
-    ):
+    hist = colour_histogram(frame, pb)
+    if tr.appearance is not None and bhattacharyya(hist, tr.appearance) > near.get("max_colour_distance", 0.7):
         return None
     st, box, sc = tr.finish(pb[:4], float(pose[:, 2].mean()))
     if st != TRACKED:
         return None
-    tr.update_appearance(colour_histogram(frame, pb))
+    tr.update_appearance(hist)
     how = f"tracked by the pose ({info['runs']} runs near {near['rotation']:.0f} deg)"
     return {
         "status": st,

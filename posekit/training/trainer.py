@@ -473,16 +473,19 @@ def select_seg_prior(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], d
     little (small data) and can only blur a good one, so the weight whose decoded stages
     have the best mean IoU there is kept. Returns whether the config changed."""
     from posekit.metrics import stage_iou
+    from posekit.models.segmentation import monotone_decode
 
     labelled = [it for it in splits.val if it.boundaries.size and (it.boundaries >= 0).all()]
-    if not hasattr(model.cfg, "seg_prior") or not model.segments or len(labelled) < 2:
+    if not hasattr(model, "stage_log_prior") or not model.segments or len(labelled) < 2:
+        return False
+    logits = encode_items(model, labelled, device or model.device, False).seg_logits  # the decode is all that varies
+    if logits is None:
         return False
     true = np.stack([it.boundaries for it in labelled])
     enc_t, before = int(cfg["data"]["T"]), model.cfg.seg_prior
     scores = {}
     for w in SEG_PRIOR_WEIGHTS:
-        model.cfg.seg_prior = w
-        pred = encode_items(model, labelled, device or model.device, False).predicted_boundaries.cpu().numpy()
+        pred = monotone_decode(logits, w * model.stage_log_prior).numpy()
         scores[w] = float(stage_iou(pred, true, enc_t).mean())
     best = max(SEG_PRIOR_WEIGHTS, key=lambda w: (round(scores[w], 6), w == before))
     model.cfg.seg_prior = best
@@ -612,8 +615,7 @@ def evaluate_and_write(
         "metrics": res["metrics"],
         "best_epoch": best_epoch,
         "method": model.name,
-        "stage_weights": model.method_outputs()["stage_weights"],
-        "rho": model.method_outputs()["rho"],
+        **{k: v for k, v in model.method_outputs().items() if k in ("stage_weights", "rho")},
         "eval_seconds": secs,
         "data": splits.info,
         "plots": [str(p) for p in plots],
