@@ -50,7 +50,7 @@ SYNTH = [
 ]
 SPEED_DATA = [
     "data.kind=speed_climbing",
-    "data.T=64",
+    "data.num_frames=64",
     "data.K=1",
     "data.center=sequence",
     "data.dynamic_dir=null",

@@ -48,7 +48,10 @@ def sensitivity(model, cfg: dict[str, Any], n: int) -> dict[str, float]:
     by = {it.key: it for it in pool}
     sc = cfg["data"]["synthetic"]
     gen = DiveGenerator(
-        T=cfg["data"]["T"], num_clips=sc["num_clips"], static_dim=sc["feature_dim"], dynamic_dim=sc["feature_dim"]
+        num_frames=cfg["data"]["num_frames"],
+        num_clips=sc["num_clips"],
+        static_dim=sc["feature_dim"],
+        dynamic_dim=sc["feature_dim"],
     )
     rng = np.random.default_rng(123)
     out = {}

@@ -63,7 +63,7 @@ J = (
 def tensors(dv, cfg) -> dict[str, torch.Tensor]:
     d = cfg["data"]
     return {
-        "pose": torch.from_numpy(prepare_skeleton(dv.skeleton, d["T"], d["center"])),
+        "pose": torch.from_numpy(prepare_skeleton(dv.skeleton, d["num_frames"], d["center"])),
         "dynamic": torch.from_numpy(dv.dynamic),
         "static": torch.from_numpy(dv.static),
         "boundaries": torch.from_numpy(dv.boundaries),
@@ -251,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     by = {it.key: it for it in pool}
     sc = cfg["data"]["synthetic"]
     gen = DiveGenerator(
-        T=cfg["data"]["T"], num_clips=sc["num_clips"], static_dim=sc["feature_dim"], dynamic_dim=sc["feature_dim"]
+        num_frames=cfg["data"]["num_frames"],
+        num_clips=sc["num_clips"],
+        static_dim=sc["feature_dim"],
+        dynamic_dim=sc["feature_dim"],
     )
     n = 3 if args.quick else args.n
     rng = np.random.default_rng(123)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     cfg = load_config(ROOT / "configs" / "aqa" / "synthetic.yaml", over)
     splits = build_splits(cfg)
-    T = int(cfg["data"]["T"])
+    T = int(cfg["data"]["num_frames"])
     true = np.stack([it.boundaries for it in splits.test])
     mean_b = np.round(np.mean([it.boundaries for it in splits.train + splits.val], axis=0)).astype(np.int64)
     rows = {"mean boundaries (baseline)": stage_iou(np.tile(mean_b, (len(true), 1)), true, T).mean(0)}

@@ -213,7 +213,7 @@ class DiveGenerator:
 
     def __init__(
         self,
-        T: int = 48,
+        num_frames: int = 48,
         num_clips: int = 9,
         static_dim: int = 64,
         dynamic_dim: int = 64,
@@ -226,9 +226,9 @@ class DiveGenerator:
     ):
         """``stage_fractions``: the ranges the take-off's and the entry's share of the clip
         are drawn from (wider ranges: stage durations that vary more between dives)."""
-        if T < 12:
-            raise ValueError(f"T must be >= 12 (three stages of at least 4 frames), got {T}")
-        self.T, self.num_clips = int(T), int(num_clips)
+        if num_frames < 12:
+            raise ValueError(f"num_frames must be >= 12 (three stages of at least 4 frames), got {num_frames}")
+        self.T, self.num_clips = int(num_frames), int(num_clips)
         self.flaw_rate, self.judge_noise, self.dropout = flaw_rate, judge_noise, dropout
         self.feature_noise = feature_noise
         (a0, a1), (c0, c1) = stage_fractions

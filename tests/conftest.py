@@ -38,7 +38,7 @@ TINY_AQA = {
     "seed": 0,
     "data": {
         "kind": "synthetic",
-        "T": 24,
+        "num_frames": 24,
         "K": 3,
         "val_fraction": 0.2,
         "synthetic": {"n_train": 20, "n_test": 6, "feature_dim": 16, "num_clips": 4},

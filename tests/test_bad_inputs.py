@@ -432,7 +432,7 @@ def test_labelme_without_image_size_uses_image_dir(tmp_path: Path) -> None:
         ("train.epochs=-1", "train.epochs", "an integer >= 1"),
         ("train.batch_size=0", "train.batch_size", "an integer >= 1"),
         ("model.dim=0", "model.dim", "an integer >= 1"),
-        ("data.T=1", "data.T", "an integer >= 2"),
+        ("data.num_frames=1", "data.num_frames", "an integer >= 2"),
         ("data.use_dn=maybe", "data.use_dn", "true or false"),
         ("train.optimizer=adamax", "train.optimizer", "one of"),
     ],
@@ -549,11 +549,11 @@ def test_evaluate_and_explain_refuse_a_config_that_does_not_describe_the_checkpo
     run_training(load_config(cfg_path), tmp_path / "w")
     ck = tmp_path / "w" / "best.pth"
     for argv in (
-        ["evaluate", cfg_path, "--checkpoint", ck, "--set", "data.T=32"],
+        ["evaluate", cfg_path, "--checkpoint", ck, "--set", "data.num_frames=32"],
         ["explain", cfg_path, "--checkpoint", ck, "--sample", "test/0", "--out", tmp_path / "x", "--set", "data.K=2"],
     ):
         rc, err = _run(argv, capsys)
-        assert rc == 2 and "does not describe this checkpoint" in err and ("data.T" in err or "data.K" in err)
+        assert rc == 2 and "does not describe this checkpoint" in err and ("data.num_frames" in err or "data.K" in err)
     assert not (tmp_path / "x").exists()
 
 

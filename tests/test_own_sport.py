@@ -72,7 +72,7 @@ def ski_data(tmp_path_factory) -> Path:
             "kind": "generic",
             "root": str(root),
             "layout": "ski9",
-            "T": 30,
+            "num_frames": 30,
             "stage_names": ["inrun", "flight", "landing"],
             "use_dn": False,
             "test_fraction": 0.25,

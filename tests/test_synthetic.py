@@ -9,7 +9,7 @@ from posekit.synthetic import FLAWS, DiveGenerator, difficulty_of, write_finediv
 
 @pytest.fixture(scope="module")
 def gen():
-    return DiveGenerator(T=32, static_dim=16, dynamic_dim=16)
+    return DiveGenerator(num_frames=32, static_dim=16, dynamic_dim=16)
 
 
 def test_deterministic(gen):
@@ -43,10 +43,12 @@ def test_penalties_add_up_to_the_true_score(gen):
 
 
 def test_flaws_lower_the_score_and_show_where_they_should():
-    g = DiveGenerator(T=32, static_dim=16, dynamic_dim=16, flaw_rate=0.0, judge_noise=0.0, dropout=0.0)
+    g = DiveGenerator(num_frames=32, static_dim=16, dynamic_dim=16, flaw_rate=0.0, judge_noise=0.0, dropout=0.0)
     clean = g.dive(5, seed=2)
     assert all(v == 0 for v in clean.flaws.values())
-    gen_flawed = DiveGenerator(T=32, static_dim=16, dynamic_dim=16, flaw_rate=1.0, judge_noise=0.0, dropout=0.0)
+    gen_flawed = DiveGenerator(
+        num_frames=32, static_dim=16, dynamic_dim=16, flaw_rate=1.0, judge_noise=0.0, dropout=0.0
+    )
     scores = [gen_flawed.dive(i, seed=2).true_score for i in range(5)]
     assert max(scores) < 3 * 3.0 * 9.5
     # splash is seen by the features only: same skeleton, different features

@@ -15,7 +15,7 @@ import yaml
 from posekit.errors import AnnotationError, ConfigError
 from posekit.synthetic import DiveGenerator, write_finediving_layout
 from posekit.training import build_splits, load_checkpoint, load_config, run_training
-from posekit.training.config import dump_config
+from posekit.training.config import dump_config, model_section
 
 
 def _write(path: Path, obj) -> Path:
@@ -54,6 +54,22 @@ def test_config_errors_name_file_and_key(tmp_path):
         load_config(_write(tmp_path / "c.yaml", {"data": {"center": "torso"}}))
 
 
+def test_renamed_options_still_load_with_a_warning(tmp_path):
+    """One name per idea: data.T -> data.num_frames, seg_input skeleton -> pose; old configs load."""
+    old = _write(tmp_path / "old.yaml", {"data": {"T": 40, "synthetic": {"T": 50}}, "model": {"seg_input": "skeleton"}})
+    with pytest.warns(FutureWarning, match=r"old\.yaml: 'data\.T' is now 'data\.num_frames'"):
+        cfg = load_config(old)
+    assert cfg["data"]["num_frames"] == 40 and cfg["data"]["synthetic"]["num_frames"] == 50 and "T" not in cfg["data"]
+    from posekit.methods import method_config
+
+    with pytest.warns(FutureWarning, match="seg_input 'skeleton' is now 'pose'"):
+        assert method_config("hpmcore", model_section(cfg)).seg_input == "pose"
+    with pytest.warns(FutureWarning, match="--set"):
+        assert load_config(None, ["data.T=30"])["data"]["num_frames"] == 30
+    with pytest.raises(ConfigError, match=r"both\.yaml.*both 'data\.T' and its new name 'data\.num_frames'"):
+        load_config(_write(tmp_path / "both.yaml", {"data": {"T": 40, "num_frames": 40}}))
+
+
 def test_all_shipped_configs_load():
     root = Path(__file__).resolve().parents[1] / "configs" / "aqa"
     files = sorted(root.rglob("*.yaml"))
@@ -69,7 +85,7 @@ def test_validation_is_carved_from_train_never_test(tiny_cfg):
 
 
 def _fd_root(tmp_path, n_train=8, n_test=3):
-    g = DiveGenerator(T=24, static_dim=16, dynamic_dim=16, num_clips=4)
+    g = DiveGenerator(num_frames=24, static_dim=16, dynamic_dim=16, num_clips=4)
     return write_finediving_layout(
         tmp_path / "fd", {"train": g.dataset(n_train, split="train"), "test": g.dataset(n_test, 1, split="test")}
     )
@@ -77,7 +93,7 @@ def _fd_root(tmp_path, n_train=8, n_test=3):
 
 def test_finediving_layout_data_errors(tmp_path):
     root = _fd_root(tmp_path)
-    cfg = load_config(None, ["data.kind=finediving", f"data.root={root}", "data.T=24"])
+    cfg = load_config(None, ["data.kind=finediving", f"data.root={root}", "data.num_frames=24"])
     splits = build_splits(cfg)
     assert len(splits.train) + len(splits.val) == 8 and splits.train[0].dynamic.shape == (4, 16)
     key = splits.test[0].key
@@ -184,7 +200,7 @@ def test_ddp_two_cpu_processes_match_one(tmp_path, tiny_cfg):
 
 def test_generic_folder_dataset_trains(tmp_path):
     """Bring-your-own-sport: skeleton .npz files + labels.csv with boundaries, skeleton only."""
-    g = DiveGenerator(T=24, static_dim=8, dynamic_dim=8, num_clips=3)
+    g = DiveGenerator(num_frames=24, static_dim=8, dynamic_dim=8, num_clips=3)
     (tmp_path / "clips").mkdir()
     rows = ["name,score,boundaries,group"]
     for i, d in enumerate(g.dataset(14)):
@@ -193,7 +209,7 @@ def test_generic_folder_dataset_trains(tmp_path):
     (tmp_path / "labels.csv").write_text("\n".join(rows))
     over = [
         f"data.root={tmp_path}",
-        "data.T=24",
+        "data.num_frames=24",
         "train.epochs=1",
         "train.exemplars=3",
         "train.val_exemplars=3",
@@ -214,7 +230,7 @@ def test_mtl_aqa_layout_with_difficulty(tmp_path):
     """MTL-AQA: no stage labels (uniform stages), execution regressed and multiplied by DD."""
     import pickle
 
-    g = DiveGenerator(T=24, static_dim=8, dynamic_dim=8, num_clips=3)
+    g = DiveGenerator(num_frames=24, static_dim=8, dynamic_dim=8, num_clips=3)
     dives = g.dataset(12)
     ann, keys = {}, []
     for i, d in enumerate(dives):
@@ -238,7 +254,7 @@ def test_mtl_aqa_layout_with_difficulty(tmp_path):
         (tmp_path / "annotations" / name).write_bytes(pickle.dumps(obj))
     over = [
         f"data.root={tmp_path}",
-        "data.T=24",
+        "data.num_frames=24",
         "data.dynamic_dir=null",
         "data.static_dir=null",
         "model.dve=false",
@@ -299,7 +315,7 @@ def test_modality_dropout_zeroes_one_stream_deterministically(tiny_cfg):
 def test_drawable_pose_puts_an_oriented_root_back_at_the_origin():
     from posekit.training.data import drawable_pose, prepare_skeleton
 
-    dv = DiveGenerator(T=16).dive(0, seed=1)
+    dv = DiveGenerator(num_frames=16).dive(0, seed=1)
     oriented = prepare_skeleton(dv.skeleton, 16, "body_oriented")
     pelvis = 6
     assert np.allclose(np.linalg.norm(oriented[:2, :, pelvis], axis=0)[oriented[2, :, pelvis] > 0], 1.0)

@@ -41,7 +41,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from posekit.synthetic import DiveGenerator, write_finediving_layout
 
-    gen = DiveGenerator(T=args.num_frames, static_dim=args.feature_dim, dynamic_dim=args.feature_dim)
+    gen = DiveGenerator(num_frames=args.num_frames, static_dim=args.feature_dim, dynamic_dim=args.feature_dim)
     root = write_finediving_layout(
         args.out,
         {
@@ -141,7 +141,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--train", type=int, default=200)
     p.add_argument("--test", type=int, default=80)
-    p.add_argument("--num-frames", type=int, default=48, help="frames per generated dive (data.T of the config)")
+    p.add_argument(
+        "--num-frames", type=int, default=48, help="frames per generated dive (data.num_frames of the config)"
+    )
     p.add_argument("--feature-dim", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_synth)

@@ -46,7 +46,7 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, cfg: MethodConfig, streams: tuple[str, ...] | None = None):
         super().__init__()
-        on = streams or tuple(s for s, f in (("skeleton", cfg.hse), ("dynamic", cfg.dve), ("static", cfg.sve)) if f)
+        on = streams or tuple(s for s, f in (("pose", cfg.hse), ("dynamic", cfg.dve), ("static", cfg.sve)) if f)
         self.T = cfg.T
         if "dynamic" in on and not cfg.dynamic_dim:
             raise ValueError("dve is on but dynamic_dim is unknown (set it or let the trainer infer it)")
@@ -56,7 +56,7 @@ class FrameEncoder(nn.Module):
             HierarchicalSkeletalEncoder(
                 cfg.in_channels, cfg.dim, cfg.layout, [0, 1, 2], True, cfg.hse_blocks, cfg.temporal_kernel
             )
-            if "skeleton" in on
+            if "pose" in on
             else None
         )
         self.dynamic = DynamicVisualEncoder(cfg.dynamic_dim, cfg.dim) if "dynamic" in on else None  # type: ignore[arg-type]
@@ -66,7 +66,7 @@ class FrameEncoder(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {}
         if self.skeleton is not None:
-            out["skeleton"] = self.skeleton(batch["pose"])[1]
+            out["pose"] = self.skeleton(batch["pose"])[1]
         if self.dynamic is not None:
             out["dynamic"] = self.dynamic(batch["dynamic"], self.T)
         if self.static is not None:

@@ -96,7 +96,7 @@ class ScoreDecoupling(AQAMethod):
     def __init__(self, cfg: DecouplingConfig):
         super().__init__(cfg)
         c = cfg
-        dyn = tuple(s for s, on in (("skeleton", c.hse), ("dynamic", c.dve)) if on)
+        dyn = tuple(s for s, on in (("pose", c.hse), ("dynamic", c.dve)) if on)
         self.dynamic = FrameEncoder(c, dyn) if dyn else None
         self.static = FrameEncoder(c, ("static",)) if c.sve else None
         from graphs.layout import get_layout

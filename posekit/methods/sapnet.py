@@ -171,8 +171,8 @@ class SAPNet(AQAMethod):
         super().__init__(cfg)
         c = cfg
         rgb = tuple(s for s, on in (("dynamic", c.dve), ("static", c.sve)) if on)
-        self.student_streams = rgb or ("skeleton",)
-        self.teacher = Branch(c, ("skeleton",))
+        self.student_streams = rgb or ("pose",)
+        self.teacher = Branch(c, ("pose",))
         self.student = Branch(c, self.student_streams)
         self.regressor = mlp(c.K * c.dim, c.mlp_hidden, c.bins, c.dropout)  # R, shared (eq. 2, 9)
         self.register_buffer("bin_centres", torch.linspace(-1.5, 1.5, c.bins))
@@ -190,7 +190,7 @@ class SAPNet(AQAMethod):
         return self.cfg.K > 1
 
     def _student_input(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if self.student_streams != ("skeleton",) or not self.training or not self.cfg.mask_ratio:
+        if self.student_streams != ("pose",) or not self.training or not self.cfg.mask_ratio:
             return batch
         pose = batch["pose"].clone()  # a scene-like view of the skeleton: frames masked out
         g = torch.Generator().manual_seed(self._step)

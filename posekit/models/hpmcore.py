@@ -16,6 +16,7 @@ and (in the loss) the contrastive loss kind.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -78,7 +79,7 @@ class HPMCoReConfig(ModelOptions):
     dve_layers: int = 3
     K: int = 3
     seg_hidden: int = 64
-    seg_input: str = "auto"  # auto | dynamic | skeleton | static
+    seg_input: str = "auto"  # auto | dynamic | pose | static (the stream the segmenter reads)
     seg_prior: float = 1.0  # weight of the training stages' prior in the segmentation decode (0: off)
     stage_source: str = "predicted"  # predicted | uniform (datasets without stage labels)
     teacher_forcing: bool = True  # pool training stages on the labelled boundaries
@@ -101,8 +102,11 @@ class HPMCoReConfig(ModelOptions):
             raise ConfigError(f"fusion must be one of {FUSION_KINDS}, got {self.fusion!r}", where, "model.fusion")
         if self.stage_source not in ("predicted", "uniform"):
             raise ConfigError(f"stage_source must be predicted or uniform, got {self.stage_source!r}", where)
-        if self.seg_input not in ("auto", "dynamic", "skeleton", "static"):
-            raise ConfigError(f"seg_input must be auto|dynamic|skeleton|static, got {self.seg_input!r}", where)
+        if self.seg_input == "skeleton":  # the pose stream's name before the one-name rename
+            warnings.warn(f"{where or 'model'}: seg_input 'skeleton' is now 'pose'", FutureWarning, 2)
+            self.seg_input = "pose"
+        if self.seg_input not in ("auto", "dynamic", "pose", "static"):
+            raise ConfigError(f"seg_input must be auto|dynamic|pose|static, got {self.seg_input!r}", where)
 
 
 class HPMCoRe(AQAMethod):
@@ -144,10 +148,10 @@ class HPMCoRe(AQAMethod):
     def _seg_input(self) -> str:
         c = self.cfg
         if c.seg_input != "auto":
-            if not {"dynamic": c.dve, "skeleton": c.hse, "static": c.sve}[c.seg_input]:
+            if not {"dynamic": c.dve, "pose": c.hse, "static": c.sve}[c.seg_input]:
                 raise ValueError(f"seg_input={c.seg_input} but that stream is switched off")
             return c.seg_input
-        return "dynamic" if c.dve else ("skeleton" if c.hse else "static")
+        return "dynamic" if c.dve else ("pose" if c.hse else "static")
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
         # checkpoints written before the stage prior existed decode without one
@@ -178,7 +182,7 @@ class HPMCoRe(AQAMethod):
         streams: dict[str, torch.Tensor] = {}
         joints = None
         if self.hse is not None:
-            joints, streams["skeleton"] = self.hse(batch["pose"])
+            joints, streams["pose"] = self.hse(batch["pose"])
         if self.dve is not None:
             streams["dynamic"] = self.dve(batch["dynamic"], T)
         if self.sve is not None:
@@ -208,8 +212,8 @@ class HPMCoRe(AQAMethod):
         pooled = {k: stage_pool(v, b, c.tokens) for k, v in streams.items()}  # (N, K, L, D)
         fused = None
         if self.fusion is not None:
-            main = pooled.get("dynamic", pooled.get("skeleton"))
-            other = pooled.get("skeleton") if "dynamic" in pooled else None
+            main = pooled.get("dynamic", pooled.get("pose"))
+            other = pooled.get("pose") if "dynamic" in pooled else None
             K, L, D = main.shape[1:]
             fused = self.fusion(
                 main.reshape(N * K, L, D), None if other is None else other.reshape(N * K, L, D)

@@ -12,6 +12,7 @@ as YAML scalars). Unknown sections or keys are errors that name the file and the
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "kind": "synthetic",  # a name of posekit.training.datasets.DATASETS (synthetic, finediving, mtl_aqa, ...)
         "root": None,
-        "T": 96,
+        "num_frames": 96,  # frames per clip on the model's time grid (the equations' T)
         "K": 3,
         "layout": "mpii16",  # a graphs layout name or a layout YAML path; the clips must be in it
         "stage_names": None,  # names of the K stages (default: the dataset's, e.g. take-off / flight / entry)
@@ -40,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": {
             "n_train": 240,
             "n_test": 80,
-            "T": None,
+            "num_frames": None,  # frames of a generated dive before resampling (default data.num_frames)
             "feature_dim": 64,
             "num_clips": 9,
             "seed": 0,
@@ -119,6 +120,31 @@ def _check_keys(cfg: dict[str, Any], ref: dict[str, Any], where: Path | None, pr
             _check_keys(v, ref[k], where, f"{name}.")
 
 
+#: options renamed for one name per idea across CLI, API and config: old path -> new path.
+#: The old spelling still loads (configs and work dirs written before the rename) with a
+#: FutureWarning naming the file; giving both is an error.
+RENAMED: dict[str, str] = {
+    "data.T": "data.num_frames",
+    "data.synthetic.T": "data.synthetic.num_frames",
+}
+
+
+def migrate_renamed(user: dict[str, Any], where: Path | None) -> None:
+    """Move every option of :data:`RENAMED` from its old to its new path, in place."""
+    for old, new in RENAMED.items():
+        *parents, key = old.split(".")
+        node: Any = user
+        for k in parents:
+            node = node.get(k) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or key not in node:
+            continue
+        new_key = new.rsplit(".", 1)[1]
+        if new_key in node:
+            raise ConfigError(f"both '{old}' and its new name '{new}' are set; keep '{new}'", where, old)
+        node[new_key] = node.pop(key)
+        warnings.warn(f"{where or '--set'}: '{old}' is now '{new}'; the old name will be removed", FutureWarning, 3)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. train.epochs=3)", field="--set")
@@ -157,7 +183,7 @@ _BOOL = (lambda v: isinstance(v, bool), "true or false")
 #: checked by the method's config dataclass)
 RULES: dict[str, tuple[Any, str]] = {
     "seed": _int(0),
-    "data.T": _int(2),
+    "data.num_frames": _int(2),
     "data.K": _int(1),
     "data.val_fraction": _num(0, 1, hi_open=True),
     "data.test_fraction": _num(0, 1, lo_open=True, hi_open=True),
@@ -217,6 +243,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: '{k}' is not a section", src, item)
         node[keys[-1]] = value
+    migrate_renamed(user, src)
     _check_keys(user, DEFAULTS, src)
     if src is not None and not user:
         raise ConfigError("empty config file (expected at least a data: section or a _base_)", src)
@@ -269,7 +296,7 @@ def model_section(cfg: dict[str, Any]) -> dict[str, Any]:
     if "loss" in m:
         raise ConfigError("loss weights go in the loss: section, not model.loss", cfg.get("_source"), "model.loss")
     m["loss"] = dict(cfg["loss"])
-    m.setdefault("T", cfg["data"]["T"])
+    m.setdefault("T", cfg["data"]["num_frames"])
     m.setdefault("K", cfg["data"]["K"])
     m.setdefault("layout", cfg["data"]["layout"])
     return m

@@ -83,7 +83,7 @@ def _baselines(splits: AQASplits, cfg: dict[str, Any]) -> tuple[dict[str, np.nda
     pose_test = torch.from_numpy(np.stack([it.pose for it in test]))
     for name in ("dct_ridge", "dct_svr"):
         model = build_method(
-            name, {"T": d["T"], "K": d["K"], "layout": d["layout"], "in_channels": fit[0].pose.shape[0]}
+            name, {"T": d["num_frames"], "K": d["K"], "layout": d["layout"], "in_channels": fit[0].pose.shape[0]}
         )
         model.fit(pose_fit, y, int(cfg["seed"]))
         with torch.no_grad():
@@ -162,7 +162,7 @@ def cross_validate(
             for r in results
         ],
         "pooled": {n: regression_metrics(np.concatenate([r.pred[n] for r in results]), true) for n in names},
-        "stage_iou": _segmentation(results, int(cfg["data"]["T"])),
+        "stage_iou": _segmentation(results, int(cfg["data"]["num_frames"])),
     }
     from posekit.training.datasets import stage_names
 

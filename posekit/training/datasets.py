@@ -142,9 +142,9 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
     if K not in (1, 2, 3):
         raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
     s = d["synthetic"]
-    T = int(s.get("T") or d["T"])
+    T = int(s.get("num_frames") or d["num_frames"])
     gen = DiveGenerator(
-        T=T,
+        num_frames=T,
         num_clips=s["num_clips"],
         static_dim=s["feature_dim"],
         dynamic_dim=s["feature_dim"],
@@ -158,10 +158,10 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
             out.append(
                 AQAItem(
                     key=dv.key,
-                    pose=prepare_skeleton(dv.skeleton, d["T"], d["center"]),
+                    pose=prepare_skeleton(dv.skeleton, d["num_frames"], d["center"]),
                     dynamic=dv.dynamic if d.get("dynamic_dir") else None,
                     static=dv.static if d.get("static_dir") else None,
-                    boundaries=np.round(b * (d["T"] - 1) / max(1, T - 1)).astype(np.int64),
+                    boundaries=np.round(b * (d["num_frames"] - 1) / max(1, T - 1)).astype(np.int64),
                     score=dv.score,
                     difficulty=dv.difficulty,
                     group=dv.dive_number,
@@ -202,7 +202,7 @@ def _layout_items(
         items.append(
             AQAItem(
                 key,
-                prepare_skeleton(seq, d["T"], d["center"]),
+                prepare_skeleton(seq, d["num_frames"], d["center"]),
                 dyn,
                 st,
                 b,
@@ -222,7 +222,7 @@ def _finediving(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], li
     root = Path(d["root"])
     fd = FineDiving(root / "annotations")
     fmt = lambda k: f"{k[0]}/{k[1]}"  # noqa: E731
-    bnd = lambda k: fd.stage_boundaries(k, K=K, T=d["T"])  # noqa: E731
+    bnd = lambda k: fd.stage_boundaries(k, K=K, T=d["num_frames"])  # noqa: E731
     tr = _layout_items(d, root, fd, fd.split("train"), K, fmt, bnd)
     te = _layout_items(d, root, fd, fd.split("test"), K, fmt, bnd)
     return tr, te, {"kind": "finediving", "root": str(root), "invalid_transits": len(fd.issues)}
@@ -254,13 +254,13 @@ def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[
                     ds.labels_path,
                     "boundaries",
                 )
-            b = np.round(sample.boundaries * (d["T"] - 1) / max(1, seq.num_frames - 1)).astype(np.int64)
+            b = np.round(sample.boundaries * (d["num_frames"] - 1) / max(1, seq.num_frames - 1)).astype(np.int64)
         else:
             b = np.full(max(0, K - 1), -1, np.int64)
         items.append(
             AQAItem(
                 rec.key,
-                prepare_skeleton(seq, d["T"], d["center"]),
+                prepare_skeleton(seq, d["num_frames"], d["center"]),
                 None,
                 None,
                 b,
@@ -283,7 +283,7 @@ def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem]
     items = [
         AQAItem(
             r,
-            prepare_skeleton(sc.load(r), d["T"], d["center"]),
+            prepare_skeleton(sc.load(r), d["num_frames"], d["center"]),
             None,
             None,
             np.full(max(0, K - 1), -1, np.int64),

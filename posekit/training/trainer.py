@@ -482,7 +482,7 @@ def select_seg_prior(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], d
     if logits is None:
         return False
     true = np.stack([it.boundaries for it in labelled])
-    enc_t, before = int(cfg["data"]["T"]), model.cfg.seg_prior
+    enc_t, before = int(cfg["data"]["num_frames"]), model.cfg.seg_prior
     scores = {}
     for w in SEG_PRIOR_WEIGHTS:
         pred = monotone_decode(logits, w * model.stage_log_prior).numpy()
@@ -633,7 +633,7 @@ def check_checkpoint_matches(cfg: dict[str, Any], ckpt: dict[str, Any], checkpoi
     mc, ms = ckpt.get("model_config") or {}, model_section(cfg)
     pairs = {
         "method": (cfg.get("method"), ckpt.get("method", "hpmcore")),
-        "data.T": (ms.get("T"), mc.get("T")),
+        "data.num_frames": (ms.get("T"), mc.get("T")),
         "data.K": (ms.get("K"), mc.get("K")),
         "data.layout": (ms.get("layout"), mc.get("layout")),
     }
