@@ -27,7 +27,8 @@ import numpy as np
 from posekit.io import write_json
 from posekit.synthetic import FLAWS, DiveGenerator
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import ExemplarQuery, item_tensors, select_exemplars
+from posekit.training.data import ExemplarQuery, select_exemplars
+from posekit.training.pairs import item_tensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from explain_synthetic import score_of, tensors  # noqa: E402

@@ -51,7 +51,8 @@ from posekit.explain import align_to_stages, explain
 from posekit.io import write_json
 from posekit.synthetic import FLAWS, DiveGenerator
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import ExemplarQuery, item_tensors, prepare_skeleton, select_exemplars
+from posekit.training.data import ExemplarQuery, prepare_skeleton, select_exemplars
+from posekit.training.pairs import item_tensors
 
 ROOT = Path(__file__).resolve().parents[1]
 J = (

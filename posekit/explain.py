@@ -223,7 +223,7 @@ def explain(
     key: str | None = None,
 ) -> Explanation:
     """Explain one prediction. ``query``: tensors of one clip (no batch dimension, as
-    :func:`posekit.training.data.item_tensors` gives); ``exemplars``: a list of such dicts
+    :func:`posekit.training.pairs.item_tensors` gives); ``exemplars``: a list of such dicts
     (with ``target``) or a stacked dict."""
     from captum.attr import InputXGradient, IntegratedGradients
 
@@ -443,9 +443,10 @@ def explain_sample(
     from posekit.errors import PosekitError
     from posekit.io import write_json
     from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint
-    from posekit.training.data import drawable_pose, item_tensors, key_str, select_exemplars
+    from posekit.training.checkpoint import check_checkpoint_matches
+    from posekit.training.data import drawable_pose, key_str, select_exemplars
     from posekit.training.datasets import stage_names
-    from posekit.training.trainer import check_checkpoint_matches
+    from posekit.training.pairs import item_tensors
     from posekit.viz import plot_explanation
 
     cfg = config if isinstance(config, dict) else load_config(config, overrides or [])

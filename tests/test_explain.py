@@ -11,7 +11,7 @@ from conftest import TINY_AQA
 
 from posekit.explain import Explanation, explain
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import item_tensors
+from posekit.training.pairs import item_tensors
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from posekit.methods.progressive import temporal_segments
 from posekit.methods.sapnet import greedy_subset, group_contrastive, parse_pseudo_labels, subset_cost
 from posekit.methods.tsa import ordered_transitions, transition_bce
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
-from posekit.training.data import item_tensors, split_labelled
+from posekit.training.data import split_labelled
+from posekit.training.pairs import item_tensors
 from posekit.training.trainer import evaluate_items
 
 

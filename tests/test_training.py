@@ -287,7 +287,7 @@ def test_modality_dropout_zeroes_one_stream_deterministically(tiny_cfg):
     skeleton zeroed, never both; the choice depends on (seed, clip, epoch) only; bad
     probabilities are config errors."""
     from posekit.datasets.exemplars import ExemplarSampler
-    from posekit.training.data import PairDataset
+    from posekit.training.pairs import PairDataset
 
     pool = build_splits(load_config(tiny_cfg)).train
     sampler = ExemplarSampler([it.key for it in pool], {it.key: it.group for it in pool}, 0)

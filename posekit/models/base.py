@@ -20,7 +20,7 @@ never sees the YAML dict: the trainer passes the training targets and the seed t
 * ``method_outputs()`` - the one hook for what only some methods have: the learned stage
   weights lambda_k, the pose-guided attention's rho and its last attention maps.
 
-Inputs are the dicts of :func:`posekit.training.data.item_tensors`: ``pose`` ``(N, C, T, V)``,
+Inputs are the dicts of :func:`posekit.training.pairs.item_tensors`: ``pose`` ``(N, C, T, V)``,
 ``dynamic`` ``(N, T_c, D_d)``, ``static`` ``(N, T_s, D_s)``, ``boundaries`` ``(N, K - 1)``,
 ``target``; semi-supervised training adds ``labelled`` ``(N,)`` (0 for unlabelled clips).
 """
