@@ -346,6 +346,38 @@ def test_small_data_warnings_and_select_last(tmp_path, tiny_cfg):
         load_config(tiny_cfg, ["train.select=inner"])
 
 
+def test_select_inner_cv_picks_epochs_on_training_folds_then_trains_on_all(tmp_path, tiny_cfg):
+    """``train.select: inner_cv``: grouped inner folds of the training clips (never the test
+    split) choose the epoch count at the peak of their mean held-out SRCC; the final model
+    trains that long on every training clip; a rerun reuses the finished inner folds."""
+    from posekit.training.inner_cv import inner_splits, mean_curve
+
+    cfg = load_config(tiny_cfg, ["train.select=inner_cv", "train.inner_folds=2", "train.epochs=3"])
+    splits = build_splits(cfg)
+    folds = inner_splits(splits, cfg, 2)
+    test_keys = {it.key for it in splits.test}
+    pool = {it.key for it in splits.train + splits.val}
+    held = [{it.key for it in f.val} for f in folds]
+    assert held[0].isdisjoint(held[1]) and held[0] | held[1] == pool and not (pool & test_keys)
+    for f in folds:
+        assert {it.key for it in f.train}.isdisjoint({it.key for it in f.val})
+    assert np.allclose(mean_curve([[{"epoch": 0, "val_srcc": 0.2}], [{"epoch": 0, "val_srcc": 0.4}]]), [0.3])
+
+    work = tmp_path / "w"
+    s = run_training(cfg, work)
+    choice = json.loads((work / "inner_cv.json").read_text())
+    curve = np.array(choice["mean_val_srcc"])
+    assert len(curve) == 3 and s["inner_cv"]["epochs"] == int(np.nanargmax(curve)) + 1 == choice["epochs"]
+    assert len(json.loads((work / "history.json").read_text())) == choice["epochs"]  # the final run
+    assert s["best_epoch"] == choice["epochs"] - 1 and s["data"]["n_train"] == len(pool)
+    assert yaml.safe_load((work / "config.yaml").read_text())["train"]["select"] == "inner_cv"
+    stamp = (work / "inner_cv" / "fold0" / "last.pth").stat().st_mtime_ns
+    run_training(cfg, work, resume=True)
+    assert (work / "inner_cv" / "fold0" / "last.pth").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="inner_folds"):
+        inner_splits(splits, load_config(tiny_cfg, ["data.group_by=clip"]), 10**4)
+
+
 def test_coco_visibility_maps_to_confidence():
     from posekit.errors import SkeletonFormatError
     from posekit.skeleton import visibility_to_confidence

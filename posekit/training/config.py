@@ -72,7 +72,10 @@ DEFAULTS: dict[str, Any] = {
         "exemplars": 10,  # M for multi-exemplar voting at test time
         "val_exemplars": 5,
         "eval_every": 1,
-        "select": "best",  # best (validation SRCC) | last (the final epoch: small or flat validation sets)
+        # best (validation SRCC) | last (the final epoch) | inner_cv (the epoch count that is best
+        # over train.inner_folds grouped folds of the training clips, then one run on all of them)
+        "select": "best",
+        "inner_folds": 3,
         "num_threads": None,
         "progress": True,
     },
@@ -155,7 +158,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "center"): ("frame", "sequence", "body", "body_oriented"),
     ("data", "exemplar_group"): ("group", "difficulty"),
-    ("train", "select"): ("best", "last"),
+    ("train", "select"): ("best", "last", "inner_cv"),
 }
 
 
@@ -203,6 +206,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "train.exemplars": _int(1),
     "train.val_exemplars": _int(1),
     "train.eval_every": _int(1),
+    "train.inner_folds": _int(2),
     "train.num_threads": _optional(_int(1)),
     "train.progress": _BOOL,
     "loss.aqa": _num(0),

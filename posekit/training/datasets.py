@@ -173,7 +173,7 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
 
     train = conv(gen.dataset(int(s["n_train"]), seed=int(s["seed"]), split="train"))
     test = conv(gen.dataset(int(s["n_test"]), seed=int(s["seed"]) + 10_000, split="test"))
-    return train, test, {"kind": "synthetic", "generator_T": T}
+    return train, test, {"kind": "synthetic", "generator_num_frames": T}
 
 
 def _layout_items(

@@ -383,13 +383,13 @@ def small_data_warnings(splits: AQASplits, history: list[dict[str, Any]], cfg: d
     if 0 < n < 10 and cfg["train"]["select"] == "best":
         out.append(
             f"the validation split has {n} clip(s): model selection on it is noise "
-            "(use train.select: last, or compare methods with posekit cv)"
+            "(use train.select: inner_cv or last, or compare methods with posekit cv)"
         )
     srcc = [h["val_srcc"] for h in history if np.isfinite(h.get("val_srcc", np.nan))]
     if len(srcc) >= 3 and np.ptp(srcc) < 1e-6:
         out.append(
             f"validation SRCC did not move over {len(srcc)} evaluations ({srcc[0]:.3f}); "
-            "best.pth is the first of them (use train.select: last, or posekit cv)"
+            "best.pth is the first of them (use train.select: inner_cv or last, or posekit cv)"
         )
     return out
 
@@ -450,12 +450,17 @@ def select_seg_prior(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], d
 
 
 def run_training(
-    cfg: dict[str, Any], work_dir: str | Path, resume: bool = False, overwrite: bool = False
+    cfg: dict[str, Any],
+    work_dir: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    splits: AQASplits | None = None,
 ) -> dict[str, Any]:
-    """Train, select on validation, evaluate on test. Returns the summary (rank 0).
+    """Train, select (``train.select``: the best validation epoch, the last one, or the epoch
+    count chosen by inner cross-validation), evaluate on test. Returns the summary (rank 0).
 
     A work folder that holds an earlier run is refused unless ``resume`` or ``overwrite``
-    (:func:`check_work_dir`)."""
+    (:func:`check_work_dir`). ``splits`` replaces the config's own (inner folds)."""
     check_work_dir(Path(work_dir), cfg, resume, overwrite)
     started = init_distributed()
     rank, world = dist_info()
@@ -465,7 +470,11 @@ def run_training(
     seed_everything(int(cfg["seed"]))
     work = Path(work_dir)
     device = pick_device(cfg)
-    splits = build_splits(cfg)
+    splits = splits if splits is not None else build_splits(cfg)
+    if t["select"] == "inner_cv":
+        from posekit.training.inner_cv import run_inner_cv
+
+        return run_inner_cv(cfg, splits, work)
     if len(splits.train) < 2:
         raise ConfigError(
             f"{len(splits.train)} training clip(s); need at least 2 for exemplar pairs", cfg.get("_source")
