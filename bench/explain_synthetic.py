@@ -64,7 +64,7 @@ J = (
 def tensors(dv, cfg) -> dict[str, torch.Tensor]:
     d = cfg["data"]
     return {
-        "pose": torch.from_numpy(prepare_skeleton(dv.skeleton, d["num_frames"], d["center"])),
+        "pose": torch.from_numpy(prepare_skeleton(dv.skeleton, d["num_frames"], d["center"], d["motion"])),
         "dynamic": torch.from_numpy(dv.dynamic),
         "static": torch.from_numpy(dv.static),
         "boundaries": torch.from_numpy(dv.boundaries),

@@ -378,6 +378,26 @@ def test_select_inner_cv_picks_epochs_on_training_folds_then_trains_on_all(tmp_p
         inner_splits(splits, load_config(tiny_cfg, ["data.group_by=clip"]), 10**4)
 
 
+def test_motion_stream_channels_and_augmentation(tiny_cfg):
+    """``data.motion``: x, y, confidence, dx, dy; a missing joint has no motion; mirroring,
+    scaling and rotating the coordinates moves the motion channels the same way."""
+    from posekit.training.data import joint_motion, prepare_skeleton
+    from posekit.training.pairs import augment_pose
+
+    dv = DiveGenerator(num_frames=16).dive(0, seed=1)
+    m = prepare_skeleton(dv.skeleton, 16, "sequence", motion=True)
+    assert m.shape == (5, 16, 16)
+    assert np.allclose(m[3:, 1:], (m[:2, 1:] - m[:2, :-1]) * ((m[2, 1:] > 0) & (m[2, :-1] > 0))) and not m[3:, 0].any()
+    m[2, 5, 3] = 0.0
+    m[3:] = joint_motion(m)
+    assert not m[3:, 5:7, 3].any()
+    flip = np.arange(16)[::-1].copy()
+    a = augment_pose(m, np.random.default_rng(0), flip, 1.0, 0.2, 15.0)
+    assert np.allclose(a[3:], joint_motion(a[:3]), atol=1e-5)
+    cfg = load_config(tiny_cfg, ["data.motion=true"])
+    assert build_splits(cfg).train[0].pose.shape[0] == 5
+
+
 def test_coco_visibility_maps_to_confidence():
     from posekit.errors import SkeletonFormatError
     from posekit.skeleton import visibility_to_confidence

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
         "layout": "mpii16",  # a graphs layout name or a layout YAML path; the clips must be in it
         "stage_names": None,  # names of the K stages (default: the dataset's, e.g. take-off / flight / entry)
         "center": "frame",  # skeleton normalisation: frame | sequence (root) | body | body_oriented (spine up)
+        "motion": False,  # add the joint motion stream (dx, dy between frames) as 2 more channels
         "pose_dir": "pose",
         "dynamic_dir": "features/dynamic",  # null: no dynamic features
         "static_dir": "features/static",
@@ -196,6 +197,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "data.group_by": _optional((lambda v: isinstance(v, str) and bool(v), "a name")),
     "data.max_items": _optional(_int(1)),
     "data.use_dn": _BOOL,
+    "data.motion": _BOOL,
     "data.use_difficulty": _BOOL,
     "train.epochs": _int(1),
     "train.batch_size": _int(1),

@@ -60,10 +60,26 @@ class AQASplits:
         return [*self.train, *self.val, *self.test]
 
 
-def prepare_skeleton(seq: SkeletonSequence, T: int, center: str = "frame") -> np.ndarray:
-    """Resample to ``T`` frames, normalise, return ``(3, T, V)`` float32."""
+def prepare_skeleton(seq: SkeletonSequence, T: int, center: str = "frame", motion: bool = False) -> np.ndarray:
+    """Resample to ``T`` frames, normalise, return ``(3, T, V)`` float32: x, y, confidence.
+
+    ``motion`` appends the joint motion stream of pyskl / 2s-AGCN ("Two-Stream Adaptive
+    Graph Convolutional Networks for Skeleton-Based Action Recognition", Shi et al. 2019,
+    sec. 3.4: the difference of a joint's coordinates between consecutive frames) as two more
+    channels -> ``(5, T, V)``: x, y, confidence, dx, dy; 0 at the first frame and wherever
+    the joint is missing in either frame."""
     s = seq.resample(T).normalise(center=center)  # type: ignore[arg-type]
-    return np.ascontiguousarray(s.data.transpose(2, 0, 1)).astype(np.float32)
+    out = np.ascontiguousarray(s.data.transpose(2, 0, 1)).astype(np.float32)
+    return np.concatenate([out, joint_motion(out)]) if motion else out
+
+
+def joint_motion(pose: np.ndarray) -> np.ndarray:
+    """``(C >= 3, T, V)`` x, y, confidence -> ``(2, T, V)`` frame-to-frame displacement."""
+    xy, ok = pose[:2], pose[2] > 0
+    d = np.zeros_like(xy)
+    d[:, 1:] = xy[:, 1:] - xy[:, :-1]
+    d[:, 1:] *= (ok[1:] & ok[:-1])[None]
+    return d
 
 
 def drawable_pose(pose: np.ndarray, center: str, layout: str) -> np.ndarray:

@@ -158,7 +158,7 @@ def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], lis
             out.append(
                 AQAItem(
                     key=dv.key,
-                    pose=prepare_skeleton(dv.skeleton, d["num_frames"], d["center"]),
+                    pose=prepare_skeleton(dv.skeleton, d["num_frames"], d["center"], d["motion"]),
                     dynamic=dv.dynamic if d.get("dynamic_dir") else None,
                     static=dv.static if d.get("static_dir") else None,
                     boundaries=np.round(b * (d["num_frames"] - 1) / max(1, T - 1)).astype(np.int64),
@@ -202,7 +202,7 @@ def _layout_items(
         items.append(
             AQAItem(
                 key,
-                prepare_skeleton(seq, d["num_frames"], d["center"]),
+                prepare_skeleton(seq, d["num_frames"], d["center"], d["motion"]),
                 dyn,
                 st,
                 b,
@@ -260,7 +260,7 @@ def _generic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[
         items.append(
             AQAItem(
                 rec.key,
-                prepare_skeleton(seq, d["num_frames"], d["center"]),
+                prepare_skeleton(seq, d["num_frames"], d["center"], d["motion"]),
                 None,
                 None,
                 b,
@@ -283,7 +283,7 @@ def _speed_climbing(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem]
     items = [
         AQAItem(
             r,
-            prepare_skeleton(sc.load(r), d["num_frames"], d["center"]),
+            prepare_skeleton(sc.load(r), d["num_frames"], d["center"], d["motion"]),
             None,
             None,
             np.full(max(0, K - 1), -1, np.int64),

@@ -44,19 +44,24 @@ def augment_pose(
 ) -> np.ndarray:
     """Training augmentation of a normalised ``(C, T, V)`` skeleton (pyskl-style): mirror
     with left/right joints swapped (probability ``flip``), isotropic scale ``1 +- scale``,
-    in-plane rotation ``+- rotate`` degrees. Missing joints stay at 0 with confidence 0."""
+    in-plane rotation ``+- rotate`` degrees. Missing joints stay at 0 with confidence 0.
+    The motion channels (``(5, T, V)``: x, y, confidence, dx, dy) are mirrored, scaled and
+    rotated with the coordinates."""
     out = pose.copy()
     valid = out[2] > 0 if out.shape[0] > 2 else np.ones(out.shape[1:], bool)
+    vectors = [(0, 1)] + ([(3, 4)] if out.shape[0] >= 5 else [])
     if flip and rng.random() < flip:
         out = out[:, :, flip_index]
-        out[0] = -out[0]
+        for cx, _ in vectors:
+            out[cx] = -out[cx]
         valid = valid[:, flip_index]
     a = np.deg2rad(rng.uniform(-rotate, rotate)) if rotate else 0.0
     s = rng.uniform(1 - scale, 1 + scale) if scale else 1.0
     c, si = np.cos(a) * s, np.sin(a) * s
-    x, y = out[0].copy(), out[1].copy()
-    out[0], out[1] = c * x - si * y, si * x + c * y
-    out[:2, ~valid] = 0.0
+    for cx, cy in vectors:
+        x, y = out[cx].copy(), out[cy].copy()
+        out[cx], out[cy] = c * x - si * y, si * x + c * y
+        out[[cx, cy]] *= valid[None]
     return out
 
 
