@@ -378,6 +378,18 @@ def test_select_inner_cv_picks_epochs_on_training_folds_then_trains_on_all(tmp_p
         inner_splits(splits, load_config(tiny_cfg, ["data.group_by=clip"]), 10**4)
 
 
+def test_exemplars_all_votes_with_every_training_clip(tiny_cfg):
+    from posekit.training.data import select_exemplars
+
+    cfg = load_config(tiny_cfg, ["train.exemplars=all", "data.use_dn=false"])
+    splits = build_splits(cfg)
+    pool = {it.key for it in splits.train}
+    assert set(select_exemplars(splits.train[:1], splits.train, cfg, "all")[0]) == pool - {splits.train[0].key}
+    assert all(set(k) == pool for k in select_exemplars(splits.test, splits.train, cfg, "all"))
+    with pytest.raises(ConfigError, match="train.exemplars must be an integer >= 1 or 'all'"):
+        load_config(tiny_cfg, ["train.exemplars=every"])
+
+
 def test_motion_stream_channels_and_augmentation(tiny_cfg):
     """``data.motion``: x, y, confidence, dx, dy; a missing joint has no motion; mirroring,
     scaling and rotating the coordinates moves the motion channels the same way."""

@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "scheduler": "cosine",  # cosine | step | none
         "step_size": 10,
         "gamma": 0.5,
-        "exemplars": 10,  # M for multi-exemplar voting at test time
+        "exemplars": 10,  # M for multi-exemplar voting at test time; all: every training clip
         "val_exemplars": 5,
         "eval_every": 1,
         # best (validation SRCC) | last (the final epoch) | inner_cv (the epoch count that is best
@@ -168,6 +168,11 @@ def _int(lo: int | None = None) -> tuple[Any, str]:
     return ok, "an integer" + (f" >= {lo}" if lo is not None else "")
 
 
+def _int_or_all() -> tuple[Any, str]:
+    ok, what = _int(1)
+    return (lambda v: v == "all" or ok(v)), f"{what} or 'all'"
+
+
 def _num(lo: float, hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> tuple[Any, str]:
     def ok(v: Any) -> bool:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v != v or v in (float("inf"), float("-inf")):
@@ -205,8 +210,8 @@ RULES: dict[str, tuple[Any, str]] = {
     "train.weight_decay": _num(0),
     "train.step_size": _int(1),
     "train.gamma": _num(0, 1, lo_open=True),
-    "train.exemplars": _int(1),
-    "train.val_exemplars": _int(1),
+    "train.exemplars": _int_or_all(),
+    "train.val_exemplars": _int_or_all(),
     "train.eval_every": _int(1),
     "train.inner_folds": _int(2),
     "train.num_threads": _optional(_int(1)),

@@ -240,18 +240,22 @@ class ExemplarQuery:
     difficulty: float = 0.0
 
 
-def select_exemplars(queries: list[Any], pool: list[AQAItem], cfg: dict[str, Any], M: int) -> list[list[Hashable]]:
+def select_exemplars(
+    queries: list[Any], pool: list[AQAItem], cfg: dict[str, Any], M: int | str
+) -> list[list[Hashable]]:
     """The one exemplar rule of evaluation, explanation, the demo and the benches: for each
     query (an :class:`AQAItem` or :class:`ExemplarQuery`), ``M`` training clips of ``pool`` to
     vote with (HP-MCoRe eq. 24, TSA eq. 10). With ``data.use_dn`` they share the query's
     ``data.exemplar_group`` (dive number or difficulty) and are filled up from the rest when
     too few do; a query is never its own exemplar; draws depend on ``(seed, key)`` only.
-    ``M`` is capped by the candidates the pool has."""
+    ``M`` is capped by the candidates the pool has; ``"all"``: every training clip (the score
+    then no longer depends on an exemplar draw)."""
     import warnings
 
     if not pool:
         raise ConfigError("no training clips to draw exemplars from", cfg.get("_source"), "data")
     keys = {it.key for it in pool}
+    M = len(pool) if M == "all" else int(M)
     M = min(M, len(pool) - (1 if any(q.key in keys for q in queries) else 0))
     sampler = ExemplarSampler([it.key for it in pool], exemplar_groups(pool, cfg), cfg["seed"])
     groups = exemplar_groups(queries, cfg)

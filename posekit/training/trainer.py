@@ -174,7 +174,7 @@ def evaluate_items(
     queries: list[AQAItem],
     pool: list[AQAItem],
     cfg: dict[str, Any],
-    M: int,
+    M: int | str,
     device: torch.device | None = None,
     batch_size: int = 32,
 ) -> dict[str, Any]:
@@ -516,7 +516,7 @@ def run_training(
         rec["seconds"] = time.perf_counter() - t0
         rec["samples_per_s"] = len(dsampler) * world / max(rec["seconds"], 1e-9)
         if rank == 0 and splits.val and ((epoch + 1) % int(t["eval_every"]) == 0 or epoch + 1 == t["epochs"]):
-            res = evaluate_items(model, splits.val, pool, cfg, int(t["val_exemplars"]), device)
+            res = evaluate_items(model, splits.val, pool, cfg, t["val_exemplars"], device)
             rec.update({f"val_{k}": v for k, v in res["metrics"].items()})
             if rec.get("val_srcc", -np.inf) > best["srcc"]:
                 best = {"epoch": epoch, "srcc": rec["val_srcc"]}
@@ -567,7 +567,7 @@ def evaluate_and_write(
     if not queries:
         raise ConfigError(f"the {split} split is empty", cfg.get("_source"), "data")
     t0 = time.perf_counter()
-    res = evaluate_items(model, queries, splits.train, cfg, int(cfg["train"]["exemplars"]), device)
+    res = evaluate_items(model, queries, splits.train, cfg, cfg["train"]["exemplars"], device)
     secs = time.perf_counter() - t0
     work.mkdir(parents=True, exist_ok=True)
     write_predictions(work / f"predictions_{split}.csv", res)
@@ -577,7 +577,7 @@ def evaluate_and_write(
     summary = {
         "split": split,
         "n": len(queries),
-        "exemplars": int(cfg["train"]["exemplars"]),
+        "exemplars": cfg["train"]["exemplars"],
         "metrics": res["metrics"],
         "best_epoch": best_epoch,
         "method": model.name,
