@@ -194,3 +194,24 @@ def test_cv_pools_held_out_predictions_and_resumes(ski_data: Path, tmp_path: Pat
     stamp = (work / "fold0" / "best.pth").stat().st_mtime_ns
     cross_validate(ski_data / "ski.yaml", 2, work)  # finished folds are reused
     assert (work / "fold0" / "best.pth").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_cv_seed_ensemble_is_the_mean_of_its_members(ski_data: Path, tmp_path: Path) -> None:
+    """``posekit cv --seeds 2``: two members per fold, trained with seeds 0 and 1 in their own
+    folders; the method's held-out prediction is their mean, and each member is scored too."""
+    import csv
+
+    from posekit.training.cv import _read_predictions as read
+    from posekit.training.cv import cross_validate
+
+    work = tmp_path / "cv"
+    s = cross_validate(ski_data / "ski.yaml", 2, work, ["train.epochs=1"], seeds=2)
+    rows = {r["key"]: float(r["hpmcore"]) for r in csv.DictReader(open(work / "predictions_cv.csv"))}
+    for f in (0, 1):
+        a, b = (read(work / f"fold{f}" / f"seed{i}" / "predictions_test.csv") for i in (0, 1))
+        assert a.keys() == b.keys() and a
+        for k in a:
+            assert rows[k] == pytest.approx((a[k][0] + b[k][0]) / 2, abs=1e-3)
+    assert s["seeds"] == 2 and len(s["members"]) == 2
+    assert s["members"][0]["srcc"] != s["members"][1]["srcc"]  # different seeds, different models

@@ -80,8 +80,9 @@ def _cmd_cv(args: argparse.Namespace) -> int:
 
     from posekit.training.cv import cross_validate
 
-    s = cross_validate(args.config, args.folds, args.work_dir, args.set, overwrite=args.overwrite)
-    table = Table(title=f"posekit cv: {s['method']}, {s['folds']} folds by {s['group_by']}, {s['n']} clips")
+    s = cross_validate(args.config, args.folds, args.work_dir, args.set, overwrite=args.overwrite, seeds=args.seeds)
+    ens = f" (mean of {s['seeds']} seeds)" if s["seeds"] > 1 else ""
+    table = Table(title=f"posekit cv: {s['method']}{ens}, {s['folds']} folds by {s['group_by']}, {s['n']} clips")
     table.add_column("model")
     for col in [f"fold {r['fold']} SRCC" for r in s["per_fold"]] + ["pooled SRCC", "MAE", "R-l2 x100"]:
         table.add_column(col, justify="right")
@@ -96,6 +97,8 @@ def _cmd_cv(args: argparse.Namespace) -> int:
         )
     console = Console()
     console.print(table)
+    for i, m in enumerate(s.get("members", [])):
+        console.print(f"seed member {i}: pooled SRCC {m.get('srcc', float('nan')):.3f}, MAE {m['mae']:.3f}")
     for name, v in s["stage_iou"].items():
         stages = ", ".join(f"{n} {x:.2f}" for n, x in zip(s["stage_names"], v["pooled"], strict=False))
         console.print(f"stage IoU (pooled) {name}: {stages}")
@@ -122,6 +125,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--work-dir", type=Path, required=True, help="one fold<k>/ training folder each, cv.json")
     p.add_argument("--overwrite", action="store_true", help="retrain folds that exist (default: reuse finished ones)")
+    p.add_argument(
+        "--seeds", type=int, default=1, help="a seed ensemble: average this many members trained with consecutive seeds"
+    )
     p.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. data.group_by=athlete"
     )

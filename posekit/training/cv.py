@@ -38,6 +38,7 @@ class FoldPredictions:
     pred: dict[str, np.ndarray]  # method name -> (n,)
     true_boundaries: np.ndarray  # (n, K - 1), -1 unknown
     pred_boundaries: dict[str, np.ndarray] = field(default_factory=dict)  # segmenter -> (n, K - 1)
+    members: np.ndarray | None = None  # (seeds, n): each seed's prediction of the method
 
 
 def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -93,25 +94,45 @@ def _baselines(splits: AQASplits, cfg: dict[str, Any]) -> tuple[dict[str, np.nda
     return out, mean_b
 
 
-def run_fold(config: str | Path, fold: int, folds: int, work: Path, overrides: list[str], overwrite: bool):
+def _member_predictions(
+    config: str | Path, cfg: dict[str, Any], keys: list[str], fold_dir: Path, seeds: int, overwrite: bool
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Train the fold's ``seeds`` members (seeds ``seed .. seed + seeds - 1``, each in its own
+    folder when there are several) and return their test predictions ``(seeds, n)`` and
+    predicted boundaries (the first member's)."""
+    base_seed, preds, bounds = int(cfg["seed"]), [], []
+    for i in range(seeds):
+        member = cfg if seeds == 1 else {**cfg, "seed": base_seed + i}
+        where = fold_dir if seeds == 1 else fold_dir / f"seed{base_seed + i}"
+        got = _read_predictions(_train_fold(member, where, overwrite))
+        missing = [k for k in keys if k not in got]
+        if missing:
+            raise ConfigError(f"no prediction for {missing[:3]} in {where}", config)
+        preds.append(np.array([got[k][0] for k in keys]))
+        bounds.append([got[k][1] for k in keys])
+    return np.stack(preds), preds, bounds[0]
+
+
+def run_fold(
+    config: str | Path, fold: int, folds: int, work: Path, overrides: list[str], overwrite: bool, seeds: int = 1
+):
+    """One outer fold: the method (the mean of ``seeds`` members trained with consecutive
+    seeds: a seed ensemble) and the baselines on the same held-out clips."""
     cfg = load_config(config, [*overrides, f"data.folds={folds}", f"data.fold={fold}"])
-    preds = _read_predictions(_train_fold(cfg, work / f"fold{fold}", overwrite))
     splits = build_splits(cfg)
     keys = [key_str(it.key) for it in splits.test]
-    missing = [k for k in keys if k not in preds]
-    if missing:
-        raise ConfigError(f"fold {fold}: no prediction for {missing[:3]} in {work / f'fold{fold}'}", config)
+    members, _, pb = _member_predictions(config, cfg, keys, work / f"fold{fold}", seeds, overwrite)
     base, mean_b = _baselines(splits, cfg)
     method = cfg.get("method", "hpmcore")
     res = FoldPredictions(
         fold,
         keys,
         np.array([it.score for it in splits.test]),
-        {method: np.array([preds[k][0] for k in keys]), **base},
+        {method: members.mean(axis=0), **base},
         np.stack([it.boundaries for it in splits.test]),
     )
+    res.members = members
     if res.true_boundaries.shape[1]:
-        pb = [preds[k][1] for k in keys]
         if all(len(b) == res.true_boundaries.shape[1] for b in pb):
             res.pred_boundaries[method] = np.stack(pb)
         if mean_b is not None:
@@ -136,17 +157,26 @@ def _segmentation(folds: list[FoldPredictions], T: int) -> dict[str, dict[str, A
 
 
 def cross_validate(
-    config: str | Path, folds: int, work_dir: str | Path, overrides: list[str] | None = None, overwrite: bool = False
+    config: str | Path,
+    folds: int,
+    work_dir: str | Path,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Run every fold, pool the held-out predictions and score the method against the
     baselines on the same folds; writes ``cv.json``, ``predictions_cv.csv`` and ``cv.png``
-    in ``work_dir``. Returns the summary."""
+    in ``work_dir``. Returns the summary. ``seeds > 1``: the method's prediction is the mean
+    of that many members trained with consecutive seeds (each also carves its own
+    validation clips); every member's pooled metrics are reported beside the ensemble's."""
     if folds < 2:
         raise ConfigError(f"--folds must be >= 2, got {folds}", config, "data.folds")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}", config, "seed")
     work = Path(work_dir)
     results, cfg = [], {}
     for f in range(folds):
-        res, cfg = run_fold(config, f, folds, work, list(overrides or []), overwrite)
+        res, cfg = run_fold(config, f, folds, work, list(overrides or []), overwrite, seeds)
         results.append(res)
     method = cfg.get("method", "hpmcore")
     names = [method, *BASELINES]
@@ -163,7 +193,12 @@ def cross_validate(
         ],
         "pooled": {n: regression_metrics(np.concatenate([r.pred[n] for r in results]), true) for n in names},
         "stage_iou": _segmentation(results, int(cfg["data"]["num_frames"])),
+        "seeds": seeds,
     }
+    if seeds > 1:
+        summary["members"] = [
+            regression_metrics(np.concatenate([r.members[i] for r in results]), true) for i in range(seeds)
+        ]
     from posekit.training.datasets import stage_names
 
     summary["stage_names"] = stage_names(cfg)
