@@ -449,6 +449,24 @@ def select_seg_prior(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], d
     return best != before
 
 
+def _save_last(path: Path, model: AQAMethod, opt: Any, sch: Any, epoch: int, history: list, best: dict) -> None:
+    """``last.pth``: everything ``--resume`` needs (optimiser, scheduler, RNG, history)."""
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sch.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "best": best,
+            "rng": torch.get_rng_state(),
+            "model_config": model.cfg.to_dict(),
+            "method": model.name,
+        },
+    )
+
+
 def run_training(
     cfg: dict[str, Any],
     work_dir: str | Path,
@@ -528,20 +546,7 @@ def run_training(
         if rank == 0:
             msg = " ".join(f"{k}={v:.4f}" for k, v in rec.items() if isinstance(v, float) and k != "seconds")
             print(f"epoch {epoch + 1}/{t['epochs']} {msg}", flush=True)
-            save_checkpoint(
-                last_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sch.state_dict(),
-                    "epoch": epoch,
-                    "history": history,
-                    "best": best,
-                    "rng": torch.get_rng_state(),
-                    "model_config": model_cfg,
-                    "method": model.name,
-                },
-            )
+            _save_last(last_path, model, opt, sch, epoch, history, best)
             write_json(work / "history.json", history)
     summary: dict[str, Any] = {}
     if rank == 0:
