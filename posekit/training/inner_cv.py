@@ -12,6 +12,8 @@ maximises the mean held-out SRCC over the inner folds is kept, and the final mod
 all training and validation clips for ``E*`` epochs (the last epoch is the model). The test
 split is never seen before that final model is evaluated. It costs ``inner_folds + 1``
 trainings; ``inner_cv.json`` in the work folder holds every fold's curve and the choice.
+The final run's learning-rate schedule spans its own ``E*`` epochs (a cosine schedule ends
+at ``E*``), as a user who had set ``train.epochs: E*`` would train.
 """
 
 from __future__ import annotations
