@@ -57,8 +57,11 @@ def _read_predictions(path: Path) -> dict[str, tuple[float, np.ndarray]]:
     return out
 
 
-def _train_fold(cfg: dict[str, Any], fold_dir: Path, overwrite: bool) -> Path:
-    """Train one fold (or reuse a finished one with the same config); the test predictions."""
+def train_or_reuse(
+    cfg: dict[str, Any], fold_dir: Path, overwrite: bool = False, splits: AQASplits | None = None
+) -> Path:
+    """Train one fold (``splits``: other than the config's own), or reuse a finished one with
+    the same config, or resume an unfinished one; the path of its test predictions."""
     from posekit.training.trainer import run_training
 
     preds = fold_dir / "predictions_test.csv"
@@ -66,7 +69,7 @@ def _train_fold(cfg: dict[str, Any], fold_dir: Path, overwrite: bool) -> Path:
     if preds.exists() and same and not overwrite:
         return preds
     resume = same and (fold_dir / "last.pth").exists() and not overwrite
-    run_training(cfg, fold_dir, resume=resume, overwrite=overwrite or (fold_dir.exists() and not resume))
+    run_training(cfg, fold_dir, resume=resume, overwrite=overwrite or (fold_dir.exists() and not resume), splits=splits)
     return preds
 
 
@@ -96,7 +99,7 @@ def _baselines(splits: AQASplits, cfg: dict[str, Any]) -> tuple[dict[str, np.nda
 
 def _member_predictions(
     config: str | Path, cfg: dict[str, Any], keys: list[str], fold_dir: Path, seeds: int, overwrite: bool
-) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Train the fold's ``seeds`` members (seeds ``seed .. seed + seeds - 1``, each in its own
     folder when there are several) and return their test predictions ``(seeds, n)`` and
     predicted boundaries (the first member's)."""
@@ -104,13 +107,13 @@ def _member_predictions(
     for i in range(seeds):
         member = cfg if seeds == 1 else {**cfg, "seed": base_seed + i}
         where = fold_dir if seeds == 1 else fold_dir / f"seed{base_seed + i}"
-        got = _read_predictions(_train_fold(member, where, overwrite))
+        got = _read_predictions(train_or_reuse(member, where, overwrite))
         missing = [k for k in keys if k not in got]
         if missing:
             raise ConfigError(f"no prediction for {missing[:3]} in {where}", config)
         preds.append(np.array([got[k][0] for k in keys]))
         bounds.append([got[k][1] for k in keys])
-    return np.stack(preds), preds, bounds[0]
+    return np.stack(preds), bounds[0]
 
 
 def run_fold(
@@ -121,7 +124,7 @@ def run_fold(
     cfg = load_config(config, [*overrides, f"data.folds={folds}", f"data.fold={fold}"])
     splits = build_splits(cfg)
     keys = [key_str(it.key) for it in splits.test]
-    members, _, pb = _member_predictions(config, cfg, keys, work / f"fold{fold}", seeds, overwrite)
+    members, pb = _member_predictions(config, cfg, keys, work / f"fold{fold}", seeds, overwrite)
     base, mean_b = _baselines(splits, cfg)
     method = cfg.get("method", "hpmcore")
     res = FoldPredictions(

@@ -65,17 +65,12 @@ def mean_curve(histories: list[list[dict[str, Any]]]) -> np.ndarray:
 
 
 def _inner_history(cfg: dict[str, Any], split: AQASplits, work: Path) -> list[dict[str, Any]]:
-    """Train one inner fold (reusing one finished with the same config) and return its
-    per-epoch history."""
-    from posekit.training.config import dump_config
-    from posekit.training.trainer import run_training
+    """Train one inner fold (reusing or resuming one with the same config, as ``posekit cv``
+    does) and return its per-epoch history."""
+    from posekit.training.cv import train_or_reuse
 
-    hist, conf = work / "history.json", work / "config.yaml"
-    if (work / "metrics_test.json").exists() and hist.exists() and conf.exists():
-        if conf.read_text() == dump_config(cfg):
-            return json.loads(hist.read_text())
-    run_training(cfg, work, overwrite=True, splits=split)
-    return json.loads(hist.read_text())
+    train_or_reuse(cfg, work, splits=split)
+    return json.loads((work / "history.json").read_text())
 
 
 def run_inner_cv(cfg: dict[str, Any], splits: AQASplits, work: Path) -> dict[str, Any]:
