@@ -10,7 +10,10 @@ mapping fitted on the other two dives only (on the landmarks the accurate pipeli
 there), the same mappings for every preset. Baseline measured in the same run: BlazePose
 once on the whole frame (frames/s and PCKh). Prints per preset: frames/s (455x256, this
 machine), pose runs per frame, the share of frames on the temporal path, PCKh@0.5 overall,
-per dive and per joint, and the ratios to the baseline and to ``accurate``; writes
+per dive and per joint, and the ratios to the baseline and to ``accurate``; and where the
+time goes: seconds per clip choosing the athlete at the start (the detector on the first
+frames) and frames/s on the frames that took the temporal path (these clips have 16-18
+frames, so the start weighs more than on a whole dive); writes
 bench/results/quality_presets.json.
 """
 
@@ -54,11 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         secs = time.perf_counter() - t0
         runs = [r for rep in run.reports for r in rep["pose_runs"]]
         temporal = [x for rep in run.reports for x in rep["temporal"]]
+        per_frame = [x for rep in run.reports for x in rep["seconds"]["per_frame"]]
+        tracked_s = [x for x, tmp in zip(per_frame, temporal, strict=True) if tmp]
         rows[q] = {
             **score(run.pred, true, vis, dives),
             "frames_per_s": len(images) / secs,
             "pose_runs_per_frame": float(np.mean(runs)),
             "temporal_fraction": float(np.mean(temporal)),
+            # where the time goes: choosing the athlete at the start of a clip, the first (full-search)
+            # frame, and the frames on the temporal path
+            "start_seconds_per_clip": float(np.mean([rep["seconds"]["start"] for rep in run.reports])),
+            "temporal_frames_per_s": len(tracked_s) / sum(tracked_s) if tracked_s else None,
             "tracking": tracking_summary(run, dives),
         }
     ref = rows.get("accurate", next(iter(rows.values())))
@@ -68,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'preset':10s} {'frames/s':>9s} {'x base':>7s} {'runs/fr':>8s} {'temporal':>9s} {'PCKh':>6s} "
-        f"{'- accurate':>10s} {'dives':>20s}"
+        f"{'- accurate':>10s} {'dives':>20s} {'start s/clip':>12s} {'tracked fr/s':>12s}"
     )
     for q, r in rows.items():
         dv = " / ".join(f"{v:.3f}" for v in r["per_dive"].values())
         print(
             f"{q:10s} {r['frames_per_s']:9.2f} {r['frames_per_s'] / base['frames_per_s']:7.3f} "
             f"{r['pose_runs_per_frame']:8.1f} {r['temporal_fraction']:9.0%} {r['pckh']:6.3f} "
-            f"{r['pckh'] - ref['pckh']:+10.3f} {dv:>20s}"
+            f"{r['pckh'] - ref['pckh']:+10.3f} {dv:>20s} {r['start_seconds_per_clip']:12.2f} "
+            f"{r['temporal_frames_per_s'] or 0:12.2f}"
         )
     print(
         "per joint: "

@@ -1,7 +1,11 @@
 """Does a batched TFLite interpreter pay for BlazePose passes? (the scale issue, item 3)
 
-    pip install ai-edge-litert==2.3.0 backports.strenum ml_dtypes   # not a posekit requirement
     python bench/tflite_batch.py [--frames 12] [--repeats 3]
+
+(LiteRT, ``ai-edge-litert``, is pinned in requirements/nodeps.txt: the quality presets'
+temporal path runs the landmark model through it one crop at a time, on the region the
+previous frame's pose gives - :class:`posekit.pose.blazepose.BlazePoseLandmarker`. This
+bench is why it runs one crop per invoke: batches did not pay.)
 
 posekit's BlazePose passes go through mediapipe's solution API, one crop per call: the
 pose *detector* runs on the crop, then the landmark model on the detector's aligned ROI.

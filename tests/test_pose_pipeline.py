@@ -213,8 +213,9 @@ def test_extract_dataset_cuts_annotated_dives_out_of_broadcasts(tmp_path: Path) 
 @pytest.mark.slow
 def test_quality_presets_take_the_temporal_path_once_tracked(tmp_path: Path) -> None:
     """``balanced`` estimates a tracked athlete's pose with its few passes around the previous
-    orientation (no detector) and says so per frame; ``accurate`` runs the full search on
-    every frame; both keep the athlete; an unknown preset is a clear error."""
+    orientation (no detector; BlazePose's landmark network alone on the region the previous
+    pose gives) and says so per frame; ``accurate`` runs the full search on every frame; both
+    keep the athlete; an unknown preset is a clear error."""
     from posekit.errors import PosekitError
 
     tc = make_tracking_clip(T=12, hidden=None, distractors=0, seed=5)
@@ -228,5 +229,6 @@ def test_quality_presets_take_the_temporal_path_once_tracked(tmp_path: Path) -> 
     t = [i for i, x in enumerate(bal["temporal"]) if x]
     assert all(bal["pose_runs"][i] <= 12 for i in t) and min(acc["pose_runs"][i] for i in t) > 12
     assert all("tracked by the pose" in bal["how_found"][i] for i in t)
+    assert all(bal["pose_path"][i] == "direct" for i in t) and set(acc["pose_path"]) <= {"solution", "none"}
     with pytest.raises(PosekitError, match="unknown quality"):
         ExtractConfig(quality="best")

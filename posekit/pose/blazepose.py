@@ -40,6 +40,30 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(m)
 
 
+def landmarks_on_crop(
+    run, frame: np.ndarray, region: tuple[float, float, float, float], out_size: int, hflip: bool
+) -> np.ndarray | None:
+    """``run`` (a crop -> ``(33, 3)`` landmarks or None) on the rotated square ``region``
+    (centre x, y, side, angle in degrees) of ``frame``, optionally mirrored; the landmarks
+    mapped back to frame pixels (a mirrored run has its left/right landmarks swapped back)."""
+    import cv2
+
+    m = crop_transform(*region, out_size)
+    crop = cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if hflip:
+        crop = np.ascontiguousarray(crop[:, ::-1])
+    lm = run(crop)
+    if lm is None:
+        return None
+    if hflip:
+        from graphs import get_layout
+
+        lm = lm[get_layout("blazepose33").flip_index].copy()
+        lm[:, 0] = out_size - lm[:, 0]
+    lm[:, :2] = apply_affine(invert_affine(m), lm[:, :2])
+    return lm
+
+
 class BlazePose:
     """mediapipe BlazePose (model_complexity 1, "full"), single image mode."""
 
@@ -77,22 +101,76 @@ class BlazePose:
     ) -> np.ndarray | None:
         """Run on a rotated square crop (optionally mirrored) and map the landmarks back to the
         frame. A mirrored run has its left/right landmarks swapped back."""
-        import cv2
-
-        m = crop_transform(cx, cy, side, angle, out_size)
-        crop = cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if hflip:
-            crop = np.ascontiguousarray(crop[:, ::-1])
-        lm = self(crop)
-        if lm is None:
-            return None
-        if hflip:
-            from graphs import get_layout
-
-            lm = lm[get_layout("blazepose33").flip_index].copy()
-            lm[:, 0] = out_size - lm[:, 0]
-        lm[:, :2] = apply_affine(invert_affine(m), lm[:, :2])
-        return lm
+        return landmarks_on_crop(self, frame, (cx, cy, side, angle), out_size, hflip)
 
     def close(self) -> None:
         self._pose.close()
+
+
+#: BlazePose full's landmark model inside the pinned mediapipe wheel
+LANDMARK_MODEL = ("modules", "pose_landmark", "pose_landmark_full.tflite")
+
+
+class BlazePoseLandmarker:
+    """BlazePose full's landmark model run directly on a region of interest, without the
+    solution API's person detector inside the crop (LiteRT, ``ai-edge-litert``).
+
+    "BlazePose: On-device Real-time Body Pose tracking" (Bazarevsky et al., 2020), the
+    tracking stage: once a pose is known, the next frame's region of interest is derived from
+    it (centred on the hips, rotated so the body is upright, 1.25 x the body's circumscribed
+    circle) and only the landmark network runs on it. Without that alignment the network
+    returns an upright template for a rotated diver, so callers give the region (see
+    :func:`posekit.pose.estimate.roi_from_landmarks`). Same ``on_crop`` signature as
+    :class:`BlazePose` (``out_size`` is the network's 256); a run whose pose-presence score
+    is under 0.5 returns None, like the solution API finding nobody."""
+
+    size = 256
+
+    def __init__(self, num_threads: int = 1):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise PosekitError(
+                "ai-edge-litert is needed for BlazePose's direct landmark path (it is in requirements/nodeps.txt)"
+            ) from exc
+        from pathlib import Path
+
+        import mediapipe
+
+        path = Path(mediapipe.__file__).parent.joinpath(*LANDMARK_MODEL)
+        if not path.is_file():
+            raise PosekitError(f"{path}: BlazePose's landmark model is missing from the mediapipe wheel")
+        self._it = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._landmarks, self._presence = outs["Identity"], outs["Identity_1"]
+        self.calls = 0
+
+    def landmarks(self, crop: np.ndarray) -> np.ndarray | None:
+        """``(33, 3)`` x, y (pixels of the 256 x 256 RGB ``crop``), visibility; None when the
+        pose-presence score is under 0.5."""
+        self.calls += 1
+        self._it.set_tensor(self._in, crop[None].astype(np.float32) / 255.0)
+        self._it.invoke()
+        if float(self._it.get_tensor(self._presence).reshape(-1)[0]) < 0.0:  # sigmoid(x) < 0.5
+            return None
+        raw = self._it.get_tensor(self._landmarks).reshape(-1, 5)[:33]  # x, y, z, visibility, presence
+        vis = 1.0 / (1.0 + np.exp(-raw[:, 3:4]))
+        return np.concatenate([raw[:, :2], vis], axis=1).astype(np.float32)
+
+    def on_crop(
+        self,
+        frame: np.ndarray,
+        cx: float,
+        cy: float,
+        side: float,
+        angle: float = 0.0,
+        out_size: int = 256,
+        hflip: bool = False,
+    ) -> np.ndarray | None:
+        """The landmarks of the rotated square region (optionally mirrored), in frame pixels."""
+        return landmarks_on_crop(self.landmarks, frame, (cx, cy, side, angle), self.size, hflip)
+
+    def close(self) -> None:
+        self._it = None

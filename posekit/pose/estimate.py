@@ -86,6 +86,19 @@ def _closer_assignment(run: np.ndarray, ref: np.ndarray, flip_index: np.ndarray)
     return sw if d1 < d0 else run
 
 
+def roi_from_landmarks(lm: np.ndarray, scale: float = 1.25) -> tuple[float, float, float, float]:
+    """The tracking region of interest of "BlazePose: On-device Real-time Body Pose
+    tracking" (Bazarevsky et al., 2020) from a pose's 33 landmarks ``(33, >=2)``: centred on
+    the hips' midpoint, the side ``scale`` x the diameter of the circle about that centre
+    that holds every landmark, rotated by the angle (degrees, OpenCV's counter-clockwise
+    convention of :func:`posekit.pose.blazepose.crop_transform`) that turns the
+    hips -> shoulders direction upright. Returns ``(cx, cy, side, angle)``."""
+    hips = lm[[23, 24], :2].mean(0)
+    dx, dy = lm[[11, 12], :2].mean(0) - hips
+    radius = float(np.linalg.norm(lm[:, :2] - hips, axis=1).max())
+    return float(hips[0]), float(hips[1]), max(2.0 * radius * scale, 16.0), float(np.degrees(np.arctan2(dx, -dy)))
+
+
 class BlazePoseEstimator:
     """Embedded BlazePose with rotation (and mirror) test-time augmentation, output MPII-16."""
 
@@ -99,10 +112,13 @@ class BlazePoseEstimator:
         refine: bool = True,
         model=None,
         mapping: str | Path | None = None,
+        landmarker=None,
     ):
         from posekit.pose.blazepose import BlazePose
 
         self.model = model or BlazePose()
+        # the direct landmark network for the temporal path (built on first use; False: unavailable)
+        self._landmarker = landmarker
         self.angles = tuple(angles)
         self.hflip = hflip
         self.context = context
@@ -150,6 +166,79 @@ class BlazePoseEstimator:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
         info["landmarks"] = fused
         return self._mapping.apply(fused[None])[0], info
+
+    @property
+    def landmarker(self):
+        """The direct BlazePose landmark network (:class:`BlazePoseLandmarker`), or None when
+        ``ai-edge-litert`` is not installed (the temporal path then uses the solution API)."""
+        if self._landmarker is None:
+            from posekit.pose.blazepose import BlazePoseLandmarker
+
+            try:
+                self._landmarker = BlazePoseLandmarker()
+            except PosekitError as exc:
+                import warnings
+
+                warnings.warn(f"{exc}; the temporal path runs the solution API instead (slower)", stacklevel=2)
+                self._landmarker = False
+        return self._landmarker or None
+
+    def estimate_tracked(
+        self,
+        frame: np.ndarray,
+        history: Sequence[np.ndarray],
+        shift: Sequence[float],
+        offsets: Sequence[float],
+        mirror: bool,
+        passes: int = 1,
+    ) -> tuple[np.ndarray, dict]:
+        """The temporal path with the direct landmark network ("BlazePose: On-device
+        Real-time Body Pose tracking", the tracking stage). The region of interest comes from
+        the last frame's landmarks (``history[-1]``, ``(33, 3)``), moved by ``shift`` pixels
+        (the tracker's predicted motion) and turned on at the body's angular velocity (the
+        change of orientation between ``history[-2]`` and ``history[-1]``: a somersault
+        rotates steadily); it is tried at ``offsets`` degrees around that orientation (and
+        mirrored when ``mirror``), and the runs are fused as in :func:`fuse_runs`. A second
+        pass on the fused pose's own region (the tracking loop's next step, taken within the
+        frame) runs when ``passes`` is 2, or when the region moved by more than a tenth of its
+        side or turned by more than 15 degrees. Same return as :meth:`estimate_near`;
+        ``info["roi"]`` is the region used."""
+        cx, cy, side, angle = roi_from_landmarks(history[-1])
+        turn = 0.0
+        if len(history) > 1:
+            turn = (angle - roi_from_landmarks(history[-2])[3] + 180.0) % 360.0 - 180.0
+        roi = (cx + float(shift[0]), cy + float(shift[1]), side, angle + turn)
+        fused, info = self._direct_runs(frame, roi, offsets, mirror)
+        if fused is not None and self.refine and passes > 0:
+            new = roi_from_landmarks(fused)
+            moved = np.hypot(new[0] - roi[0], new[1] - roi[1]) > 0.1 * roi[2]
+            if passes > 1 or moved or abs((new[3] - roi[3] + 180) % 360 - 180) > 15:
+                fused2, info2 = self._direct_runs(frame, new, offsets, mirror)
+                if fused2 is not None:
+                    fused, info = fused2, {**info2, "runs": info["runs"] + info2["runs"], "refined": True}
+        if fused is None:
+            return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
+        info["landmarks"] = fused
+        return self._mapping.apply(fused[None])[0], info
+
+    def _direct_runs(
+        self, frame: np.ndarray, roi: tuple[float, float, float, float], offsets: Sequence[float], mirror: bool
+    ) -> tuple[np.ndarray | None, dict]:
+        cx, cy, side, angle = roi
+        angles = [float(angle + o) % 360 for o in offsets]
+        runs, tags = [], []
+        for a in angles:
+            for flip in (False, True) if mirror else (False,):
+                lm = self.landmarker.on_crop(frame, cx, cy, side, a, hflip=flip)
+                if lm is not None:
+                    runs.append(lm)
+                    tags.append((a, flip, float(lm[:, 2].mean())))
+        info = {"runs": len(runs), "angles": angles, "mirror": mirror, "direct": True}
+        info["roi"] = [round(v, 1) for v in roi]
+        if not runs:
+            return None, {**info, "rotation": None}
+        best = max(tags, key=lambda t: t[2])
+        return fuse_runs(runs, self._src.flip_index), {**info, "rotation": best[0], "mirrored": best[1]}
 
     @property
     def mapping(self):

@@ -61,13 +61,16 @@ class ExtractConfig:
 
 
 #: What each preset runs on a frame whose athlete was tracked in the previous frame (the
-#: temporal path): rotation offsets around the previous frame's body orientation and the
-#: mirror run. ``accurate`` runs the full detector + 8 angles x mirror + refine on every frame;
-#: every preset falls back to it on the first frames, after a miss, and when the temporal
-#: pose is not confident or not where the athlete should be.
+#: temporal path). ``direct``: BlazePose's landmark network alone (LiteRT) on the region the
+#: previous poses give (:meth:`BlazePoseEstimator.estimate_tracked`), ``passes`` times, at
+#: ``offsets`` degrees around the predicted orientation, mirrored when ``mirror``; without
+#: ``ai-edge-litert`` the solution API runs the same offsets on the predicted box. ``accurate``
+#: runs the full detector + 8 angles x mirror + refine on every frame; every preset falls
+#: back to it on the first frames, after a miss, and when the temporal pose is not confident
+#: or not where the athlete should be. Chosen with ``python bench/quality_presets.py``.
 QUALITY: dict[str, dict[str, Any] | None] = {
-    "fast": {"offsets": (0.0,), "mirror": True},  # 2 runs
-    "balanced": {"offsets": (-45.0, 0.0, 45.0), "mirror": True},  # 6 runs (3 angles without the mirror: -0.04 PCKh)
+    "fast": {"offsets": (0.0,), "mirror": True, "direct": True, "passes": 1},  # 2 runs (4 when it moved)
+    "balanced": {"offsets": (0.0,), "mirror": True, "direct": True, "passes": 2},  # 4 runs
     "accurate": None,
 }
 
@@ -179,7 +182,7 @@ def _track_frame(
         tr.lost = True
         return {**out, "status": LOST, "box": None, "score": 0.0, "cand": 0, "how": "lost: left the frame"}
     if near is not None and tr.started and not tr.misses:
-        temporal = _temporal(tr, estimator, frame, pred, alt, near, timing)
+        temporal = _temporal(tr, estimator, frame, pred, alt, near, timing, last_box)
         if temporal is not None:
             return {**out, **temporal}
     grow = 1 + tr.cfg.widen_per_miss * tr.misses  # the search region widens with every miss
@@ -191,6 +194,10 @@ def _track_frame(
     i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
     if i is not None:
         meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing)
+        if tr.misses and pose is not None and not pose[1].get("runs"):
+            # after a miss, a detection the pose estimator finds nobody in (a splash, a blur) does not
+            # re-acquire the athlete: it stays a miss
+            meas, how, i = None, f"predicted (miss {tr.misses + 1}; the detection had no pose)", None
     else:
         regions = [search] + [_widened(b, grow) for b in alt]
         meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing, grow)
@@ -205,15 +212,30 @@ def _track_frame(
     return {**out, "status": st, "box": box, "score": sc, "cand": len(cand), "how": how}
 
 
-def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict, timing: dict) -> dict | None:
-    """The temporal path (quality presets): the pose on the predicted box with a few runs
-    around the previous orientation; ``None`` (run the full path) unless it is confident,
-    inside the frame and where the athlete can be."""
+def _temporal_pose(estimator, frame, pred, near: dict, last_box) -> tuple[np.ndarray, dict] | None:
+    """The preset's few runs: on the region the previous frame's landmarks give, moved with the
+    predicted box, through the direct landmark network when the preset asks for it and it is
+    installed; otherwise on the predicted box through the solution API."""
+    history = near.get("history") or []
+    if near.get("direct") and history and last_box is not None and getattr(estimator, "landmarker", None):
+        shift = (pred[:2] + pred[2:4]) / 2 - (np.asarray(last_box[:2]) + np.asarray(last_box[2:4])) / 2
+        shift = shift * near.get("follow", 1.0)
+        return estimator.estimate_tracked(frame, history, shift, near["offsets"], near["mirror"], near.get("passes", 1))
     if not hasattr(estimator, "estimate_near") or near.get("rotation") is None:
         return None
+    return estimator.estimate_near(frame, pred[:4], near["rotation"], near["offsets"], near["mirror"])
+
+
+def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict, timing: dict, last_box) -> dict | None:
+    """The temporal path (quality presets): the pose near the predicted box with a few runs
+    around the previous orientation; ``None`` (run the full path) unless it is confident,
+    inside the frame and where the athlete can be."""
     t0 = time.perf_counter()
-    pose, info = estimator.estimate_near(frame, pred[:4], near["rotation"], near["offsets"], near["mirror"])
+    got = _temporal_pose(estimator, frame, pred, near, last_box)
     timing["pose"] += time.perf_counter() - t0
+    if got is None:
+        return None
+    pose, info = got
     pb = _pose_box(pose)
     planned = len(near["offsets"]) * (2 if near["mirror"] else 1)
     if info.get("runs", 0) * 2 < planned or pose[:, 2].mean() < near.get("min_agreement", 0.7):
@@ -231,7 +253,8 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     if st != TRACKED:
         return None
     tr.update_appearance(hist)
-    how = f"tracked by the pose ({info['runs']} runs near {near['rotation']:.0f} deg)"
+    kind, centre = "direct " if info.get("direct") else "", info["angles"][len(info["angles"]) // 2]
+    how = f"tracked by the pose ({info['runs']} {kind}runs near {centre:.0f} deg)"
     return {
         "status": st,
         "box": np.asarray(pb[:4], np.float64),
@@ -299,17 +322,25 @@ def track_athlete(
     if estimator is not None:
         res.poses = np.zeros((T, _num_joints(estimator), 3), np.float32)
         res.pose_info = [{"runs": 0, "rotation": None} for _ in range(T)]
+    t0 = time.perf_counter()
     init = _initial_box(clip, detector, first_box, cfg, timing)
+    timing["start"] = time.perf_counter() - t0
+    res.frame_seconds = [0.0] * T
     if init is None:
         res.status, res.how, res.chosen_by = [LOST] * T, ["no person found"] * T, "nobody found"
         return res
     start, box0, res.chosen_by = init
     tracker, last = AthleteTracker(box0, cfg.tracker, clip.size), None
-    preset, rotation = QUALITY[cfg.quality], None
+    preset, previous = QUALITY[cfg.quality], {}
     for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
-        near = None if preset is None or estimator is None else {**preset, "rotation": rotation}
+        near = None if preset is None or estimator is None else {**preset, **previous}
+        t0 = time.perf_counter()
         f = _track_frame(tracker, clip, t, detector, estimator, last, timing, near)
-        rotation = f["info"].get("rotation") if f["status"] == TRACKED and f["pose"] is not None else None
+        res.frame_seconds[t] = round(time.perf_counter() - t0, 4)
+        ok = f["status"] == TRACKED and f["pose"] is not None
+        lm = f["info"].get("landmarks") if ok else None
+        history = [*previous.get("history", [])[-1:], lm] if lm is not None else []
+        previous = {"rotation": f["info"].get("rotation"), "history": history} if ok else {}
         res.status[t], res.how[t], res.scores[t] = f["status"], f["how"], f["score"]
         res.candidates[t], res.camera_shift[t] = f["cand"], round(f["shift"], 2)
         if f["status"] == LOST:
@@ -462,9 +493,18 @@ def qc_report(
         "rotation_used": [i.get("rotation") for i in info],
         "pose_runs": [int(i.get("runs") or 0) for i in info],  # BlazePose runs for the pose, per frame
         "temporal": [bool(i.get("temporal")) for i in info],  # the preset's temporal path (no detector)
+        # direct: BlazePose's landmark network on the region the last pose gives (LiteRT);
+        # solution: mediapipe's solution API (its detector inside each crop); none: no pose
+        "pose_path": [("direct" if i.get("direct") else "solution") if i.get("runs") else "none" for i in info],
         "joints_outside_box_dropped": outside,
         "cleaning": clean_report,
-        "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(total, 3)},
+        # start: choosing the athlete over the first frames; per_frame: tracking + pose of each frame
+        "seconds": {
+            **{k: round(v, 3) for k, v in seconds.items()},
+            "total": round(total, 3),
+            "start": round(tr.timing.get("start", 0.0), 3),
+            "per_frame": tr.frame_seconds,
+        },
     }
     report["fps_processed"] = round(len(clip) / max(total, 1e-9), 3)
     return report

@@ -91,7 +91,8 @@ class TrackResult:
     chosen_by: str = ""  # how the athlete was chosen at the start
     poses: np.ndarray | None = None  # (T, J, 3) when an estimator ran online
     pose_info: list[dict] = field(default_factory=list)
-    timing: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)  # seconds: detect, pose, start (choosing the athlete)
+    frame_seconds: list[float] = field(default_factory=list)  # per frame: tracking + pose
 
     @property
     def found(self) -> np.ndarray:

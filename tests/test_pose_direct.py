@@ -1,0 +1,117 @@
+"""The direct BlazePose landmark path (LiteRT) that the quality presets' temporal path runs:
+the tracking region of interest, its agreement with mediapipe's solution API on real
+frames, the angular-velocity prediction and the fallback without LiteRT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.pose.blazepose import apply_affine, crop_transform
+from posekit.pose.estimate import BlazePoseEstimator, roi_from_landmarks
+
+
+def _standing(angle: float = 0.0, centre=(200.0, 120.0)) -> np.ndarray:
+    """33 BlazePose landmarks of an upright figure (head up), turned by ``angle`` degrees
+    (clockwise on screen) about its hips."""
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 2] = 1.0
+    lm[:11, :2] = (0, -60)  # face
+    lm[[11, 12], :2] = [(-10, -40), (10, -40)]  # shoulders
+    lm[13:23, :2] = (0, -20)  # arms
+    lm[[23, 24], :2] = [(-8, 0), (8, 0)]  # hips
+    lm[25:, :2] = (0, 50)  # legs
+    t = np.radians(angle)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    lm[:, :2] = lm[:, :2] @ rot.T + centre
+    return lm
+
+
+@pytest.mark.parametrize("angle", [0.0, 35.0, 90.0, 180.0, 250.0])
+def test_roi_turns_the_body_upright_and_holds_it(angle: float) -> None:
+    lm = _standing(angle)
+    cx, cy, side, rot = roi_from_landmarks(lm)
+    assert (cx, cy) == pytest.approx((200.0, 120.0), abs=1e-3)
+    crop = apply_affine(crop_transform(cx, cy, side, rot, 256), lm[:, :2])
+    assert crop[0, 1] < crop[11, 1] < crop[23, 1] < crop[27, 1]  # head above shoulders above hips above feet
+    assert abs(crop[0, 0] - crop[23:25, 0].mean()) < 1e-3  # and in one vertical line
+    assert (crop >= 0).all() and (crop <= 256).all()  # every landmark inside the region
+    assert side == pytest.approx(2 * 1.25 * 60.5, rel=0.01)  # 1.25 x the circumscribed circle
+
+
+class _Recorder:
+    """Stands in for the landmark network: records the regions asked for and answers with a
+    fixed pose."""
+
+    def __init__(self, pose: np.ndarray):
+        self.pose, self.regions = pose, []
+
+    def on_crop(self, frame, cx, cy, side, angle=0.0, out_size=256, hflip=False):
+        self.regions.append((cx, cy, side, angle, hflip))
+        return self.pose.copy()
+
+
+def test_tracked_region_follows_the_motion_and_the_angular_velocity() -> None:
+    # a somersault: 20 degrees between the last two frames -> the next region is turned 20 more
+    before, last = _standing(0.0), _standing(20.0)
+    rec = _Recorder(_standing(40.0))
+    est = BlazePoseEstimator(model=object(), landmarker=rec, refine=False)
+    pose, info = est.estimate_tracked(np.zeros((240, 400, 3), np.uint8), [before, last], (5.0, -3.0), (0.0,), True)
+    (cx, cy, _, angle, flip), (_, _, _, angle2, flip2) = rec.regions
+    assert (cx, cy) == pytest.approx((205.0, 117.0), abs=1e-3)  # moved with the tracker's prediction
+    turned = 2 * roi_from_landmarks(last)[3] - roi_from_landmarks(before)[3]
+    assert angle == pytest.approx(turned % 360, abs=1e-3) and abs(turned - roi_from_landmarks(last)[3]) > 19
+    assert angle2 == angle and (flip, flip2) == (False, True)  # the mirror run
+    assert info["direct"] and info["runs"] == 2 and pose.shape == (16, 3)
+    assert np.allclose(info["landmarks"][:, :2], _standing(40.0)[:, :2], atol=1e-3)
+
+
+def test_second_pass_runs_on_the_pose_s_own_region() -> None:
+    rec = _Recorder(_standing(40.0))
+    est = BlazePoseEstimator(model=object(), landmarker=rec, refine=True)
+    _, info = est.estimate_tracked(np.zeros((240, 400, 3), np.uint8), [_standing(0.0)], (0.0, 0.0), (0.0,), True, 2)
+    assert len(rec.regions) == 4 and info["refined"] and info["runs"] == 4
+    assert rec.regions[2][3] == pytest.approx(roi_from_landmarks(_standing(40.0))[3] % 360, abs=1e-3)
+
+
+def test_without_litert_the_temporal_path_uses_the_solution_api(monkeypatch) -> None:
+    import posekit.pose.blazepose as bp
+    from posekit.errors import PosekitError
+
+    def missing(*a, **k):
+        raise PosekitError("ai-edge-litert is needed")
+
+    monkeypatch.setattr(bp, "BlazePoseLandmarker", missing)
+    est = BlazePoseEstimator(model=object())
+    with pytest.warns(UserWarning, match="solution API instead"):
+        assert est.landmarker is None
+
+
+@pytest.mark.slow
+def test_direct_landmarks_agree_with_the_solution_api_on_real_frames(shared_data: Path) -> None:
+    """On the region of interest the solution API's own pose gives (what the tracking stage
+    derives from the previous frame), the direct network (LiteRT, no detector inside the
+    crop) places the landmarks within 5 % of the body's extent of the solution API's on
+    real broadcast frames: median over the joints, on at least 5 of 6 frames."""
+    import cv2
+
+    from posekit.pose.blazepose import BlazePose, BlazePoseLandmarker
+    from posekit.pose.detect import BlazePoseDetector
+
+    images = sorted((shared_data / "finediving" / "pose_frames" / "images").glob("*.jpg"))[::9][:6]
+    solution, direct, agree = BlazePose(), BlazePoseLandmarker(), 0
+    detector = BlazePoseDetector(model=solution)
+    est = BlazePoseEstimator(model=solution, refine=False, angles=(0, 90, 180, 270))
+    for path in images:
+        frame = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        boxes = detector(frame)
+        assert len(boxes), path.name
+        ref, _ = est.landmarks_one(frame, boxes[np.argmax(boxes[:, 4])], hflip=False)
+        assert ref is not None, path.name
+        got = direct.on_crop(frame, *roi_from_landmarks(ref))
+        assert got is not None, path.name
+        extent = np.hypot(*(ref[:, :2].max(0) - ref[:, :2].min(0)))
+        agree += np.median(np.linalg.norm(got[:, :2] - ref[:, :2], axis=1)) <= 0.05 * extent
+    assert agree >= 5
