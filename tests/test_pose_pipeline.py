@@ -220,7 +220,7 @@ def test_quality_presets_take_the_temporal_path_once_tracked(tmp_path: Path) -> 
 
     tc = make_tracking_clip(T=12, hidden=None, distractors=0, seed=5)
     runs = {}
-    for q in ("accurate", "balanced"):
+    for q in ("accurate", "balanced", "fast"):
         res = extract(tc.clip, config=ExtractConfig(progress=False, quality=q))
         assert res.report["found_fraction"] >= 0.8, q
         runs[q] = res.report
@@ -230,5 +230,10 @@ def test_quality_presets_take_the_temporal_path_once_tracked(tmp_path: Path) -> 
     assert all(bal["pose_runs"][i] <= 12 for i in t) and min(acc["pose_runs"][i] for i in t) > 12
     assert all("tracked by the pose" in bal["how_found"][i] for i in t)
     assert all(bal["pose_path"][i] == "direct" for i in t) and set(acc["pose_path"]) <= {"solution", "none"}
+    # fast: the athlete chosen over 3 frames, its first pose a 4 angles x mirror search without refine
+    fast = runs["fast"]
+    first = fast["athlete_found"].index(True)
+    assert "over the first 3 frames" in fast["athlete_chosen_by"] and not fast["temporal"][first]
+    assert 0 < fast["pose_runs"][first] <= 16 and acc["pose_runs"][first] > 16
     with pytest.raises(PosekitError, match="unknown quality"):
         ExtractConfig(quality="best")

@@ -71,7 +71,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         choices=["fast", "balanced", "accurate"],
         default="balanced",
         help="accurate: detector + 8 angles x mirror on every frame; balanced (default) / fast: once tracked, "
-        "3 angles x mirror / 1 angle x mirror around the previous frame's orientation, the full search when unsure",
+        "BlazePose's landmark network alone on the region the previous pose gives (2 passes / 1 pass, x mirror), "
+        "the full search when unsure; fast also chooses the athlete over 3 frames with a lighter first search",
     )
     p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"

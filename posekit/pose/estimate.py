@@ -274,8 +274,17 @@ class BlazePoseEstimator:
         best = max(tags, key=lambda t: t[2])
         return fused, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
 
-    def estimate_one(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, dict]:
-        fused, info = self.landmarks_one(frame, box)
+    def estimate_one(
+        self,
+        frame: np.ndarray,
+        box: np.ndarray,
+        angles: Sequence[float] | None = None,
+        hflip: bool | None = None,
+        refine: bool | None = None,
+    ) -> tuple[np.ndarray, dict]:
+        """The pose of one box in the output layout and its info; ``angles`` / ``hflip`` /
+        ``refine`` override the estimator's own for this call (a preset's cheaper search)."""
+        fused, info = self.landmarks_one(frame, box, angles, hflip, refine)
         if fused is None:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
         info["landmarks"] = fused  # the BlazePose-33 landmarks before the mapping (posekit fit-mapping)

@@ -66,10 +66,20 @@ class ExtractConfig:
 #: ``offsets`` degrees around the predicted orientation, mirrored when ``mirror``; without
 #: ``ai-edge-litert`` the solution API runs the same offsets on the predicted box. ``accurate``
 #: runs the full detector + 8 angles x mirror + refine on every frame; every preset falls
-#: back to it on the first frames, after a miss, and when the temporal pose is not confident
-#: or not where the athlete should be. Chosen with ``python bench/quality_presets.py``.
+#: back to that full search on the first frame, after a miss, and when the temporal pose is
+#: not confident or not where the athlete should be. ``fast`` also makes the start cheaper:
+#: the athlete is chosen over at most ``init_frames`` first frames and its full search
+#: (``search``) runs 4 angles x mirror without the refine pass. Chosen with
+#: ``python bench/quality_presets.py`` (README, "Quality presets").
 QUALITY: dict[str, dict[str, Any] | None] = {
-    "fast": {"offsets": (0.0,), "mirror": True, "direct": True, "passes": 1},  # 2 runs (4 when it moved)
+    "fast": {
+        "offsets": (0.0,),
+        "mirror": True,
+        "direct": True,
+        "passes": 1,  # 2 runs (4 when the pose moved or turned)
+        "init_frames": 3,
+        "search": {"angles": (0, 90, 180, 270), "refine": False},
+    },
     "balanced": {"offsets": (0.0,), "mirror": True, "direct": True, "passes": 2},  # 4 runs
     "accurate": None,
 }
@@ -96,7 +106,8 @@ def _initial_box(
     """Where the track starts, its box and how the athlete was chosen (None: nobody found)."""
     if first_box is not None:
         return 0, np.asarray(first_box, float)[:4], "given (--first-box)"
-    T, n = len(clip), min(cfg.init_frames, len(clip))
+    preset = QUALITY[cfg.quality] or {}
+    T, n = len(clip), min(cfg.init_frames, preset.get("init_frames", cfg.init_frames), len(clip))
     t0 = time.perf_counter()
     dets = [detector(clip.frames[t]) for t in range(n)]
     timing["detect"] += time.perf_counter() - t0
@@ -124,18 +135,27 @@ def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4
     return landmarks_box(pose, min_vis=min_conf)
 
 
+def _estimate(estimator, frame: np.ndarray, box: np.ndarray, search: dict | None) -> tuple[np.ndarray, list[dict]]:
+    """The estimator's full search on one box; ``search``: a preset's overrides (angles, mirror,
+    refine) for estimators that take them."""
+    if search and hasattr(estimator, "estimate_one"):
+        pose, info = estimator.estimate_one(frame, box, **search)
+        return pose[None], [info]
+    return estimator.estimate([frame], [box])
+
+
 def _estimate_checked(
-    estimator, frame: np.ndarray, box: np.ndarray, retry_factor: float = 1.6
+    estimator, frame: np.ndarray, box: np.ndarray, retry_factor: float = 1.6, search: dict | None = None
 ) -> tuple[np.ndarray, dict, np.ndarray | None]:
     """The pose on ``box``, checked by its own confidence: when too few joints are confident
     (a box cut to part of the body: a tucked diver's legs, a blurred arm), the pose is estimated
     again on the box widened by ``retry_factor`` and the more confident of the two is kept.
     Returns the pose, its info (``retried``) and the pose's own box (None: not confident)."""
-    pose, info = estimator.estimate([frame], [box])
+    pose, info = _estimate(estimator, frame, box, search)
     pb = _pose_box(pose[0])
     if pb is not None:
         return pose[0], {**info[0], "retried": False}, pb
-    pose2, info2 = estimator.estimate([frame], [_widened(box, retry_factor)])
+    pose2, info2 = _estimate(estimator, frame, _widened(box, retry_factor), search)
     if pose2[0][:, 2].mean() > pose[0][:, 2].mean():
         return pose2[0], {**info2[0], "retried": True}, _pose_box(pose2[0])
     return pose[0], {**info[0], "retried": True}, None
@@ -185,6 +205,7 @@ def _track_frame(
         temporal = _temporal(tr, estimator, frame, pred, alt, near, timing, last_box)
         if temporal is not None:
             return {**out, **temporal}
+    overrides = None if near is None else near.get("search")  # a preset's cheaper full search
     grow = 1 + tr.cfg.widen_per_miss * tr.misses  # the search region widens with every miss
     search = _widened(pred, grow)
     t0 = time.perf_counter()
@@ -193,14 +214,14 @@ def _track_frame(
     app = None if tr.appearance is None else [bhattacharyya(colour_histogram(frame, c), tr.appearance) for c in cand]
     i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
     if i is not None:
-        meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing)
+        meas, how, pose = _measure_detected(tr, estimator, frame, cand[i], timing, overrides)
         if tr.misses and pose is not None and not pose[1].get("runs"):
             # after a miss, a detection the pose estimator finds nobody in (a splash, a blur) does not
             # re-acquire the athlete: it stays a miss
             meas, how, i = None, f"predicted (miss {tr.misses + 1}; the detection had no pose)", None
     else:
         regions = [search] + [_widened(b, grow) for b in alt]
-        meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing, grow)
+        meas, how, pose = _reacquire(tr, estimator, frame, pred, regions, alt, timing, grow, overrides)
         how = how or f"predicted (miss {tr.misses + 1})"
     out["pose"], out["info"] = pose if pose is not None else (None, out["info"])
     st, box, sc = tr.finish(None if meas is None else meas[:4], float(cand[i, 4]) if i is not None else 0.0)
@@ -266,12 +287,12 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     }
 
 
-def _measure_detected(tr: AthleteTracker, estimator, frame, det: np.ndarray, timing: dict):
+def _measure_detected(tr: AthleteTracker, estimator, frame, det: np.ndarray, timing: dict, search: dict | None):
     """The detected athlete: the pose on its box; the pose's own box measures it when plausible."""
     if estimator is None:
         return det[:4], "detected", None
     t0 = time.perf_counter()
-    pose, info, pb = _estimate_checked(estimator, frame, det[:4])
+    pose, info, pb = _estimate_checked(estimator, frame, det[:4], search=search)
     timing["pose"] += time.perf_counter() - t0
     # the pose refines the detected box; it does not move it elsewhere (a pose fitted across two
     # people, or across the splash, is not the athlete's box)
@@ -288,6 +309,7 @@ def _reacquire(
     alt: list[np.ndarray],
     timing: dict,
     grow: float,
+    search: dict | None,
 ):
     """The detector missed: the landmarker looks in the (widened) predicted region, then where
     the camera moved the athlete; the first confident, plausible pose re-acquires the track."""
@@ -295,7 +317,7 @@ def _reacquire(
         return None, "", None
     for k, region in enumerate(regions):
         t0 = time.perf_counter()
-        pose, info, pb = _estimate_checked(estimator, frame, region)
+        pose, info, pb = _estimate_checked(estimator, frame, region, search=search)
         timing["pose"] += time.perf_counter() - t0
         if pb is not None and _inside_frame(pb, frame.shape) and tr.plausible(pred, pb, alternatives=alt):
             where = "predicted region" if k == 0 else "camera-moved region"
