@@ -1,6 +1,6 @@
 """PCKh@0.5 of ``posekit extract`` as a user runs it, on the 51 hand-labelled FineDiving frames.
 
-    python bench/pckh_finediving.py [--quick]
+    python bench/pckh_finediving.py [--quick] [--quality balanced|accurate|fast]
 
 The 51 frames are every second frame of three dives (files 00000-00032, 00034-00068 and
 00070-00100). They are run through the default pipeline exactly as ``posekit extract`` /
@@ -106,15 +106,16 @@ def oracle_box(images: list[Path], ann: list[dict], true, vis, dives, model) -> 
     return held_out_predictions(np.array(lms), true, vis, dives)
 
 
-def run_mode(name: str, images, true, vis, dives, model) -> dict:
-    """Extract as clips or single frames; the shipped mapping (in sample) and held out by dive."""
+def run_mode(name: str, images, true, vis, dives, model, quality: str = "balanced") -> dict:
+    """Extract as clips or single frames with the ``quality`` preset; the shipped mapping (in
+    sample) and held out by dive."""
     from posekit.pose.calibrate import extract_labelled, held_out_extraction
 
     clips = dives if name == "clips" else None
     t0 = time.perf_counter()
-    first = extract_labelled(images, clips, mapping=None, model=model)
+    first = extract_labelled(images, clips, mapping=None, model=model, quality=quality)
     seconds = time.perf_counter() - t0
-    held = held_out_extraction(images, first.landmarks, true, vis, dives, clips, model=model)
+    held = held_out_extraction(images, first.landmarks, true, vis, dives, clips, model=model, quality=quality)
     return {
         "held_out": score(held.pred, true, vis, dives),
         "shipped_in_sample": score(first.pred, true, vis, dives),
@@ -139,6 +140,7 @@ def print_table(results: dict, base: dict, oracle: dict | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="as clips only, no oracle row")
+    ap.add_argument("--quality", default="balanced", help="the extraction preset (default: the CLI's, balanced)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pckh_finediving.json")
     args = ap.parse_args(argv)
     root = shared_data("finediving", "pose_frames")
@@ -151,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     model = BlazePose()
     base = score(whole_frame_baseline(images, model), true, vis, dives)
     results = {
-        m: run_mode(m, images, true, vis, dives, model) for m in (["clips"] if args.quick else ["clips", "single"])
+        m: run_mode(m, images, true, vis, dives, model, args.quality)
+        for m in (["clips"] if args.quick else ["clips", "single"])
     }
     oracle = None if args.quick else score(oracle_box(images, ann, true, vis, dives, model), true, vis, dives)
-    print(f"{len(images)} frames from {len(set(dives.tolist()))} dives; no label in the loop except the held-out fit")
+    print(
+        f"{len(images)} frames from {len(set(dives.tolist()))} dives, --quality {args.quality}; "
+        "no label in the loop except the held-out fit"
+    )
     print_table(results, base, oracle)
     for m, r in results.items():
         found = {d: f"{t['found_fraction']:.0%}" for d, t in r["tracking"].items()}
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = {
         "frames": len(images),
+        "quality": args.quality,
         "baseline_whole_frame": base,
         "modes": results,
         "ratio": {m: r["held_out"]["pckh"] / base["pckh"] for m, r in results.items()},
