@@ -64,7 +64,33 @@ def landmarks_on_crop(
     return lm
 
 
-class BlazePose:
+class _OnCrop:
+    """``on_crop``: a landmark model run on a rotated square crop of a frame (optionally
+    mirrored), the landmarks mapped back to the frame; ``_crop_landmarks`` runs the model on
+    the crop and ``_size`` gives the crop's side for a requested ``out_size``."""
+
+    def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _size(self, out_size: int) -> int:
+        return out_size
+
+    def on_crop(
+        self,
+        frame: np.ndarray,
+        cx: float,
+        cy: float,
+        side: float,
+        angle: float = 0.0,
+        out_size: int = 384,
+        hflip: bool = False,
+    ) -> np.ndarray | None:
+        """Run on a rotated square crop (optionally mirrored) and map the landmarks back to the
+        frame. A mirrored run has its left/right landmarks swapped back."""
+        return landmarks_on_crop(self._crop_landmarks, frame, (cx, cy, side, angle), self._size(out_size), hflip)
+
+
+class BlazePose(_OnCrop):
     """mediapipe BlazePose (model_complexity 1, "full"), single image mode."""
 
     def __init__(self, min_detection_confidence: float = 0.3, model_complexity: int = 1):
@@ -89,19 +115,8 @@ class BlazePose:
         h, w = image.shape[:2]
         return np.array([[p.x * w, p.y * h, p.visibility] for p in res.pose_landmarks.landmark], dtype=np.float32)
 
-    def on_crop(
-        self,
-        frame: np.ndarray,
-        cx: float,
-        cy: float,
-        side: float,
-        angle: float = 0.0,
-        out_size: int = 384,
-        hflip: bool = False,
-    ) -> np.ndarray | None:
-        """Run on a rotated square crop (optionally mirrored) and map the landmarks back to the
-        frame. A mirrored run has its left/right landmarks swapped back."""
-        return landmarks_on_crop(self, frame, (cx, cy, side, angle), out_size, hflip)
+    def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:
+        return self(crop)
 
     def close(self) -> None:
         self._pose.close()
@@ -111,7 +126,7 @@ class BlazePose:
 LANDMARK_MODEL = ("modules", "pose_landmark", "pose_landmark_full.tflite")
 
 
-class BlazePoseLandmarker:
+class BlazePoseLandmarker(_OnCrop):
     """BlazePose full's landmark model run directly on a region of interest, without the
     solution API's person detector inside the crop (LiteRT, ``ai-edge-litert``).
 
@@ -159,18 +174,11 @@ class BlazePoseLandmarker:
         vis = 1.0 / (1.0 + np.exp(-raw[:, 3:4]))
         return np.concatenate([raw[:, :2], vis], axis=1).astype(np.float32)
 
-    def on_crop(
-        self,
-        frame: np.ndarray,
-        cx: float,
-        cy: float,
-        side: float,
-        angle: float = 0.0,
-        out_size: int = 256,
-        hflip: bool = False,
-    ) -> np.ndarray | None:
-        """The landmarks of the rotated square region (optionally mirrored), in frame pixels."""
-        return landmarks_on_crop(self.landmarks, frame, (cx, cy, side, angle), self.size, hflip)
+    def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:
+        return self.landmarks(crop)
+
+    def _size(self, out_size: int) -> int:
+        return self.size  # the network's input, whatever the caller asked
 
     def close(self) -> None:
         self._it = None

@@ -86,6 +86,21 @@ def _closer_assignment(run: np.ndarray, ref: np.ndarray, flip_index: np.ndarray)
     return sw if d1 < d0 else run
 
 
+def _run_angles(
+    model, frame: np.ndarray, region: Sequence[float], angles: Sequence[float], hflip: bool, size: int, runs, tags
+) -> None:
+    """``model.on_crop`` on the square ``region`` (centre x, y, side) at each angle (and
+    mirrored); appends each run that found a person to ``runs`` and ``(angle, mirrored, mean
+    visibility)`` to ``tags``."""
+    cx, cy, side = region
+    for a in angles:
+        for flip in (False, True) if hflip else (False,):
+            lm = model.on_crop(frame, cx, cy, side, a, out_size=size, hflip=flip)
+            if lm is not None:
+                runs.append(lm)
+                tags.append((a, flip, float(lm[:, 2].mean())))
+
+
 def roi_from_landmarks(lm: np.ndarray, scale: float = 1.25) -> tuple[float, float, float, float]:
     """The tracking region of interest of "BlazePose: On-device Real-time Body Pose
     tracking" (Bazarevsky et al., 2020) from a pose's 33 landmarks ``(33, >=2)``: centred on
@@ -134,14 +149,8 @@ class BlazePoseEstimator:
         self, frame: np.ndarray, box: np.ndarray, runs: list, tags: list, angles: Sequence[float], hflip: bool
     ) -> None:
         x0, y0, x1, y1 = box[:4]
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        side = max(x1 - x0, y1 - y0, 16.0) * self.context
-        for a in angles:
-            for flip in (False, True) if hflip else (False,):
-                lm = self.model.on_crop(frame, cx, cy, side, a, out_size=self.crop_size, hflip=flip)
-                if lm is not None:
-                    runs.append(lm)
-                    tags.append((a, flip, float(lm[:, 2].mean())))
+        region = ((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0, 16.0) * self.context)
+        _run_angles(self.model, frame, region, angles, hflip, self.crop_size, runs, tags)
 
     def estimate_near(
         self, frame: np.ndarray, box: np.ndarray, rotation: float, offsets: Sequence[float], mirror: bool
@@ -224,15 +233,10 @@ class BlazePoseEstimator:
     def _direct_runs(
         self, frame: np.ndarray, roi: tuple[float, float, float, float], offsets: Sequence[float], mirror: bool
     ) -> tuple[np.ndarray | None, dict]:
-        cx, cy, side, angle = roi
-        angles = [float(angle + o) % 360 for o in offsets]
-        runs, tags = [], []
-        for a in angles:
-            for flip in (False, True) if mirror else (False,):
-                lm = self.landmarker.on_crop(frame, cx, cy, side, a, hflip=flip)
-                if lm is not None:
-                    runs.append(lm)
-                    tags.append((a, flip, float(lm[:, 2].mean())))
+        angles = [float(roi[3] + o) % 360 for o in offsets]
+        runs: list[np.ndarray] = []
+        tags: list[tuple] = []
+        _run_angles(self.landmarker, frame, roi[:3], angles, mirror, 256, runs, tags)
         info = {"runs": len(runs), "angles": angles, "mirror": mirror, "direct": True}
         info["roi"] = [round(v, 1) for v in roi]
         if not runs:
