@@ -205,7 +205,7 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--checkpoint", type=Path)
@@ -232,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         suffix = ("" if args.baseline == "aligned" else f"_{args.baseline}") + (f"_{args.tag}" if args.tag else "")
         args.out = ROOT / "bench" / "results" / f"explain_synthetic{suffix}{'_quick' if args.quick else ''}.json"
+    return args
+
+
+def _trained(args: argparse.Namespace):
+    """The config and the model explained (trained here unless ``--checkpoint``)."""
     over = ["train.progress=false", *args.set]
     if args.quick or args.epochs:
         over.append(f"train.epochs={2 if args.quick else args.epochs}")
@@ -246,72 +251,71 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trained: test SRCC {s['metrics']['srcc']:.3f}")
             model = model_from_checkpoint(load_checkpoint(Path(work) / "best.pth"))
     model.eval()
-    untrained = untrained_copy(model, cfg["seed"])
-    splits = build_splits(cfg)
-    pool = splits.train
-    by = {it.key: it for it in pool}
-    sc = cfg["data"]["synthetic"]
-    gen = DiveGenerator(
-        num_frames=cfg["data"]["num_frames"],
-        num_clips=sc["num_clips"],
-        static_dim=sc["feature_dim"],
-        dynamic_dim=sc["feature_dim"],
-    )
-    n = 3 if args.quick else args.n
-    rng = np.random.default_rng(123)
-    rows = []
-    for f, spec in FLAWS.items():
-        for i in range(n):
-            dn = f"10{rng.choice(['3', '5', '7'])}{rng.choice(['A', 'B'] if f == 'bent_knees' else ['A', 'B', 'C'])}"
-            index = 50_000 + 100 * list(FLAWS).index(f) + i
-            dv = gen.dive(index, seed=777, flaws={f: float(rng.uniform(0.7, 1.0))}, dive_number=dn)
-            clean = gen.dive(index, seed=777, flaws={}, dive_number=dn)  # the same dive without the flaw
-            keys = select_exemplars([ExemplarQuery(("q", f, i), dn)], pool, cfg, 10)[0]
-            ex = [item_tensors(by[k], False) for k in keys]
-            q = tensors(dv, cfg)
-            e = explain(model, q, ex, baseline=args.baseline, n_steps=24)
-            e0 = explain(untrained, q, ex, baseline=args.baseline, n_steps=24)
-            k = spec["stage"]
+    return cfg, model
 
-            def stage_total(e):
-                return e.per_stage() + np.asarray(e.rgb.get("per_stage", [0.0] * 3))
 
-            rgb_entry = abs(e.rgb["per_stage"][2]) if e.rgb else 0.0
-            sk_entry = abs(e.per_stage()[2])
-            row = {
-                "flaw": f,
-                "dive_number": dn,
-                "severity": dv.flaws[f],
-                "pred": e.score,
-                "true": dv.score,
-                "stage_hit": int(np.argmin(stage_total(e)) == k),
-                "stage_hit_untrained": int(np.argmin(stage_total(e0)) == k),
-                "stage_hit_model": int(np.argmin(e.stage_deltas) == k),
-                "rgb_share_entry": rgb_entry / max(rgb_entry + sk_entry, 1e-12),
-                "model_drop": e.score - score_of(model, tensors(clean, cfg), ex),
-                "true_drop": dv.true_score - clean.true_score,
-            }
-            if spec["joints"]:
-                top = [name for name, _v in e.top_joints(3, stage=k, sign="negative")]
-                top0 = [name for name, _v in e0.top_joints(3, stage=k, sign="negative")]
-                moved = dv.penalties["moved_joints"][f]
-                row["moved_joints"], row["top3"], row["top3_untrained"] = moved, top, top0
-                row["joint_hit"] = int(bool(set(top) & set(moved)))
-                row["joint_hit_untrained"] = int(bool(set(top0) & set(moved)))
-                row["joint_chance"] = 1 - comb(16 - len(moved), 3) / comb(16, 3)
-                row["joint_hit_listed"] = int(bool(set(top) & set(spec["joints"])))
-                for tag, m in (("occlusion", model), ("occlusion_untrained", untrained)):
-                    o = explain(m, q, ex, attribution="occlusion", baseline=args.baseline)
-                    top_o = [name for name, _v in o.top_joints(3, stage=k, sign="negative")]
-                    row[f"joint_hit_{tag}"] = int(bool(set(top_o) & set(moved)))
-                row["joint_chance_listed"] = 1 - comb(16 - len(spec["joints"]), 3) / comb(16, 3)
-                base_pose = baseline_pose(model, q, ex, args.baseline)
-                pj = np.abs(e.per_joint())
-                ordered = deletion_area(model, q, ex, list(np.argsort(-pj)), base_pose)
-                rand = np.mean([deletion_area(model, q, ex, list(rng.permutation(16)), base_pose) for _ in range(3)])
-                row["deletion_attr"], row["deletion_random"] = ordered, float(rand)
-            rows.append(row)
-        print(f"{f}: done {n}", flush=True)
+def _joint_checks(row: dict, ctx: dict, f: str, spec: dict, dv, q, ex, e, e0) -> None:
+    """The joint-level checks of one flawed dive (flaws that move joints)."""
+    model, untrained, baseline, rng, k = ctx["model"], ctx["untrained"], ctx["baseline"], ctx["rng"], spec["stage"]
+    top = [name for name, _v in e.top_joints(3, stage=k, sign="negative")]
+    top0 = [name for name, _v in e0.top_joints(3, stage=k, sign="negative")]
+    moved = dv.penalties["moved_joints"][f]
+    row["moved_joints"], row["top3"], row["top3_untrained"] = moved, top, top0
+    row["joint_hit"] = int(bool(set(top) & set(moved)))
+    row["joint_hit_untrained"] = int(bool(set(top0) & set(moved)))
+    row["joint_chance"] = 1 - comb(16 - len(moved), 3) / comb(16, 3)
+    row["joint_hit_listed"] = int(bool(set(top) & set(spec["joints"])))
+    for tag, m in (("occlusion", model), ("occlusion_untrained", untrained)):
+        o = explain(m, q, ex, attribution="occlusion", baseline=baseline)
+        top_o = [name for name, _v in o.top_joints(3, stage=k, sign="negative")]
+        row[f"joint_hit_{tag}"] = int(bool(set(top_o) & set(moved)))
+    row["joint_chance_listed"] = 1 - comb(16 - len(spec["joints"]), 3) / comb(16, 3)
+    base_pose = baseline_pose(model, q, ex, baseline)
+    pj = np.abs(e.per_joint())
+    ordered = deletion_area(model, q, ex, list(np.argsort(-pj)), base_pose)
+    rand = np.mean([deletion_area(model, q, ex, list(rng.permutation(16)), base_pose) for _ in range(3)])
+    row["deletion_attr"], row["deletion_random"] = ordered, float(rand)
+
+
+def _stage_total(e) -> np.ndarray:
+    return e.per_stage() + np.asarray(e.rgb.get("per_stage", [0.0] * 3))
+
+
+def _dive_row(ctx: dict, f: str, spec: dict, i: int) -> dict:
+    """Explain one generated dive with flaw ``f`` (and its flawless twin): the checks' row."""
+    cfg, model, untrained, rng, gen = ctx["cfg"], ctx["model"], ctx["untrained"], ctx["rng"], ctx["gen"]
+    dn = f"10{rng.choice(['3', '5', '7'])}{rng.choice(['A', 'B'] if f == 'bent_knees' else ['A', 'B', 'C'])}"
+    index = 50_000 + 100 * list(FLAWS).index(f) + i
+    dv = gen.dive(index, seed=777, flaws={f: float(rng.uniform(0.7, 1.0))}, dive_number=dn)
+    clean = gen.dive(index, seed=777, flaws={}, dive_number=dn)  # the same dive without the flaw
+    keys = select_exemplars([ExemplarQuery(("q", f, i), dn)], ctx["pool"], cfg, 10)[0]
+    ex = [item_tensors(ctx["by"][k], False) for k in keys]
+    q = tensors(dv, cfg)
+    e = explain(model, q, ex, baseline=ctx["baseline"], n_steps=24)
+    e0 = explain(untrained, q, ex, baseline=ctx["baseline"], n_steps=24)
+    k = spec["stage"]
+    rgb_entry = abs(e.rgb["per_stage"][2]) if e.rgb else 0.0
+    sk_entry = abs(e.per_stage()[2])
+    row = {
+        "flaw": f,
+        "dive_number": dn,
+        "severity": dv.flaws[f],
+        "pred": e.score,
+        "true": dv.score,
+        "stage_hit": int(np.argmin(_stage_total(e)) == k),
+        "stage_hit_untrained": int(np.argmin(_stage_total(e0)) == k),
+        "stage_hit_model": int(np.argmin(e.stage_deltas) == k),
+        "rgb_share_entry": rgb_entry / max(rgb_entry + sk_entry, 1e-12),
+        "model_drop": e.score - score_of(model, tensors(clean, cfg), ex),
+        "true_drop": dv.true_score - clean.true_score,
+    }
+    if spec["joints"]:
+        _joint_checks(row, ctx, f, spec, dv, q, ex, e, e0)
+    return row
+
+
+def _report(rows: list[dict], args: argparse.Namespace) -> dict:
+    """Print and return the summaries (all dives, the dives the model reacts to, sensitivity)."""
     result: dict = {"baseline": args.baseline, "min_sensitivity": args.min_sensitivity}
     reacting = [r for r in rows if r["model_drop"] <= args.min_sensitivity * r["true_drop"]]
     for name, part in (("all", rows), ("reacting", reacting)):
@@ -340,7 +344,38 @@ def main(argv: list[str] | None = None) -> int:
             f"(ratio {v['model_drop'] / min(v['true_drop'], -1e-12):.2f}); reacting in {v['reacting']:.0%}"
         )
     result["rows"] = rows
-    write_json(args.out, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    cfg, model = _trained(args)
+    untrained = untrained_copy(model, cfg["seed"])
+    pool = build_splits(cfg).train
+    sc = cfg["data"]["synthetic"]
+    gen = DiveGenerator(
+        num_frames=cfg["data"]["num_frames"],
+        num_clips=sc["num_clips"],
+        static_dim=sc["feature_dim"],
+        dynamic_dim=sc["feature_dim"],
+    )
+    ctx = {
+        "cfg": cfg,
+        "model": model,
+        "untrained": untrained,
+        "pool": pool,
+        "by": {it.key: it for it in pool},
+        "gen": gen,
+        "rng": np.random.default_rng(123),
+        "baseline": args.baseline,
+    }
+    n = 3 if args.quick else args.n
+    rows = []
+    for f, spec in FLAWS.items():
+        for i in range(n):
+            rows.append(_dive_row(ctx, f, spec, i))
+        print(f"{f}: done {n}", flush=True)
+    write_json(args.out, _report(rows, args))
     print(f"written {args.out}")
     return 0
 

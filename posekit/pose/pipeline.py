@@ -240,7 +240,6 @@ def _temporal_pose(estimator, frame, pred, near: dict, last_box) -> tuple[np.nda
     history = near.get("history") or []
     if near.get("direct") and history and last_box is not None and getattr(estimator, "landmarker", None):
         shift = (pred[:2] + pred[2:4]) / 2 - (np.asarray(last_box[:2]) + np.asarray(last_box[2:4])) / 2
-        shift = shift * near.get("follow", 1.0)
         return estimator.estimate_tracked(frame, history, shift, near["offsets"], near["mirror"], near.get("passes", 1))
     if not hasattr(estimator, "estimate_near") or near.get("rotation") is None:
         return None
