@@ -115,3 +115,55 @@ def test_direct_landmarks_agree_with_the_solution_api_on_real_frames(shared_data
         extent = np.hypot(*(ref[:, :2].max(0) - ref[:, :2].min(0)))
         agree += np.median(np.linalg.norm(got[:, :2] - ref[:, :2], axis=1)) <= 0.05 * extent
     assert agree >= 5
+
+
+class _Boxes:
+    """A detector that finds one person (moving right) on every frame except ``missing``."""
+
+    def __init__(self, missing: set[int]):
+        self.missing = missing
+
+    def __call__(self, frame, rois=None):
+        t = int(frame[0, 0, 0])  # each generated frame carries its index
+        if t in self.missing:
+            return np.zeros((0, 5), np.float32)
+        return np.array([[80 + 2 * t, 60, 120 + 2 * t, 140, 0.9]], np.float32)
+
+
+class _PoseOnBox:
+    """An estimator that finds a pose filling the box, except on the ``splash`` frames."""
+
+    layout = "mpii16"
+
+    def __init__(self, splash: set[int]):
+        self.splash = splash
+
+    def estimate(self, frames, boxes):
+        t, b = int(frames[0][0, 0, 0]), boxes[0]
+        if t in self.splash:
+            return np.zeros((1, 16, 3), np.float32), [{"runs": 0, "rotation": None}]
+        pose = np.zeros((1, 16, 3), np.float32)
+        pose[0, :, 0] = np.linspace(b[0] + 2, b[2] - 2, 16)
+        pose[0, :, 1] = np.linspace(b[1] + 2, b[3] - 2, 16)
+        pose[0, :, 2] = 0.9
+        return pose, [{"runs": 8, "rotation": 0.0}]
+
+
+def test_a_detection_without_a_pose_does_not_reacquire_after_a_miss() -> None:
+    """After the athlete is missed (entry into the water), a detection whose box holds no pose
+    (the splash) keeps the frame a miss; a detection with a pose re-acquires the athlete."""
+    from posekit.pose.pipeline import ExtractConfig, track_athlete
+    from posekit.pose.track import PREDICTED, TRACKED
+    from posekit.pose.video import Clip
+
+    frames = [np.full((200, 240, 3), t, np.uint8) for t in range(10)]
+    clip = Clip(frames, np.arange(10), 10.0, "generated")
+    cfg = ExtractConfig(progress=False, quality="accurate", init_frames=2)
+    # frame 4: the athlete under water (nothing detected); frame 5: a detection with no pose in it
+    res = track_athlete(clip, _Boxes({4}), None, cfg, _PoseOnBox({4, 5}))
+    assert res.status[3] == TRACKED and res.status[4] == PREDICTED
+    assert res.status[5] == PREDICTED and "the detection had no pose" in res.how[5]
+    assert res.status[6] == TRACKED  # the athlete's own detection (with a pose) re-acquires
+    # without the miss before it, a detection is taken even when its pose finds nobody
+    res = track_athlete(clip, _Boxes(set()), None, cfg, _PoseOnBox({5}))
+    assert res.status[5] == TRACKED
