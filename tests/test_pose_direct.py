@@ -167,3 +167,26 @@ def test_a_detection_without_a_pose_does_not_reacquire_after_a_miss() -> None:
     # without the miss before it, a detection is taken even when its pose finds nobody
     res = track_athlete(clip, _Boxes(set()), None, cfg, _PoseOnBox({5}))
     assert res.status[5] == TRACKED
+
+
+def test_the_landmarker_does_not_reacquire_someone_in_other_colours() -> None:
+    """When the detector misses, the landmarker's pose in the search region re-acquires the
+    athlete only if its box has the athlete's colours (a spectator there does not)."""
+    from posekit.pose.pipeline import ExtractConfig, track_athlete
+    from posekit.pose.track import TRACKED
+    from posekit.pose.video import Clip
+
+    def clip(colour_at_5: tuple[int, int, int]) -> Clip:
+        frames = []
+        for t in range(8):
+            f = np.full((200, 240, 3), 90, np.uint8)
+            f[60:140, 80 + 2 * t : 120 + 2 * t] = colour_at_5 if t == 5 else (200, 30, 30)  # the athlete in red
+            f[0, 0] = t  # each generated frame carries its index
+            frames.append(f)
+        return Clip(frames, np.arange(8), 10.0, "generated")
+
+    cfg = ExtractConfig(progress=False, quality="accurate", init_frames=2)
+    same = track_athlete(clip((200, 30, 30)), _Boxes({5}), None, cfg, _PoseOnBox(set()))
+    assert same.status[5] == TRACKED and "re-acquired by the landmarker" in same.how[5]
+    other = track_athlete(clip((30, 30, 200)), _Boxes({5}), None, cfg, _PoseOnBox(set()))
+    assert other.status[5] != TRACKED and other.status[6] == TRACKED

@@ -171,7 +171,7 @@ class BlazePoseLandmarker(_OnCrop):
         if float(self._it.get_tensor(self._presence).reshape(-1)[0]) < 0.0:  # sigmoid(x) < 0.5
             return None
         raw = self._it.get_tensor(self._landmarks).reshape(-1, 5)[:33]  # x, y, z, visibility, presence
-        vis = 1.0 / (1.0 + np.exp(-raw[:, 3:4]))
+        vis = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3:4], -60.0, 60.0)))  # sigmoid of the logit
         return np.concatenate([raw[:, :2], vis], axis=1).astype(np.float32)
 
     def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:

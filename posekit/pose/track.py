@@ -72,6 +72,9 @@ class TrackerConfig:
     smooth: bool = False  # RTS smoothing of the filtered boxes (the pose is estimated online, on the raw box)
     appearance_weight: float = 0.5  # cost += weight x Bhattacharyya distance to the athlete's colour histogram
     appearance_rate: float = 0.3  # how fast the colour model follows the athlete (EMA on found frames)
+    # a pose found without the detector (the temporal path, re-acquisition by the landmarker) whose box's
+    # colours are farther than this from the athlete's (Bhattacharyya) is someone else
+    max_colour_distance: float = 0.7
     widen_per_miss: float = 0.5  # the search region grows by this fraction of the box per missed frame
     compensate_camera: bool = True  # also predict the box moved with the camera (frame-to-frame registration)
     size_velocity: bool = False  # extrapolate the box size with a velocity (off: a random walk)
