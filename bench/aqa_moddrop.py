@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from posekit.io import write_json
-from posekit.synthetic import FLAWS, DiveGenerator
+from posekit.synthetic import FLAWS
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
 from posekit.training.data import ExemplarQuery, select_exemplars
+from posekit.training.datasets import synthetic_generator
 from posekit.training.pairs import item_tensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,13 +48,7 @@ def sensitivity(model, cfg: dict[str, Any], n: int) -> dict[str, float]:
     """Mean counterfactual score drop / true cost per flaw over ``n`` generated dives each."""
     pool = build_splits(cfg).train
     by = {it.key: it for it in pool}
-    sc = cfg["data"]["synthetic"]
-    gen = DiveGenerator(
-        num_frames=cfg["data"]["num_frames"],
-        num_clips=sc["num_clips"],
-        static_dim=sc["feature_dim"],
-        dynamic_dim=sc["feature_dim"],
-    )
+    gen = synthetic_generator(cfg["data"])  # the generator the config trains on
     rng = np.random.default_rng(123)
     out = {}
     for f in FLAWS:

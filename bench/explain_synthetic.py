@@ -49,9 +49,10 @@ import torch
 
 from posekit.explain import align_to_stages, explain
 from posekit.io import write_json
-from posekit.synthetic import FLAWS, DiveGenerator
+from posekit.synthetic import FLAWS
 from posekit.training import build_splits, load_checkpoint, load_config, model_from_checkpoint, run_training
 from posekit.training.data import ExemplarQuery, prepare_skeleton, select_exemplars
+from posekit.training.datasets import synthetic_generator
 from posekit.training.pairs import item_tensors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,13 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg, model = _trained(args)
     untrained = untrained_copy(model, cfg["seed"])
     pool = build_splits(cfg).train
-    sc = cfg["data"]["synthetic"]
-    gen = DiveGenerator(
-        num_frames=cfg["data"]["num_frames"],
-        num_clips=sc["num_clips"],
-        static_dim=sc["feature_dim"],
-        dynamic_dim=sc["feature_dim"],
-    )
+    gen = synthetic_generator(cfg["data"])  # the generator the config trains on
     ctx = {
         "cfg": cfg,
         "model": model,

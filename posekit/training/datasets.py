@@ -136,20 +136,27 @@ def dataset_kind(name: str, where: str | Path | None = None) -> DatasetKind:
 
 
 # ---------------------------------------------------------------------- loaders
-def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+def synthetic_generator(d: dict[str, Any]):
+    """The :class:`posekit.synthetic.DiveGenerator` of a config's ``data`` section (what
+    ``data.kind: synthetic`` trains on; benches generate their probe dives with it too)."""
     from posekit.synthetic import DiveGenerator
 
-    if K not in (1, 2, 3):
-        raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
     s = d["synthetic"]
-    T = int(s.get("num_frames") or d["num_frames"])
-    gen = DiveGenerator(
-        num_frames=T,
+    return DiveGenerator(
+        num_frames=int(s.get("num_frames") or d["num_frames"]),
         num_clips=s["num_clips"],
         static_dim=s["feature_dim"],
         dynamic_dim=s["feature_dim"],
         stage_fractions=tuple(map(tuple, s.get("stage_fractions") or ((0.2, 0.32), (0.16, 0.26)))),
     )
+
+
+def _synthetic(d: dict[str, Any], K: int, seed: int) -> tuple[list[AQAItem], list[AQAItem], dict[str, Any]]:
+    if K not in (1, 2, 3):
+        raise ConfigError(f"the synthetic dives have 3 stages; K must be 1, 2 or 3, got {K}", field="data.K")
+    s = d["synthetic"]
+    gen = synthetic_generator(d)
+    T = gen.T
 
     def conv(dives: list) -> list[AQAItem]:
         out = []
