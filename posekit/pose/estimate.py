@@ -12,7 +12,10 @@ Interface: ``estimator.estimate(frames, boxes) -> (poses (T, J, 3), info list)``
   consensus, better than keeping the single most confident run). A second pass framed on
   the first estimate's own extent adds its runs to the vote (``refine``). Output in MPII-16
   through the calibrated BlazePose -> MPII mapping fitted on hand-labelled diving frames
-  (``mapping``; see :func:`graphs.convert.fit_mapping` and ``posekit fit-mapping``).
+  (``mapping``; see :func:`graphs.convert.fit_mapping` and ``posekit fit-mapping``). On a
+  tracked clip the quality presets run :meth:`BlazePoseEstimator.estimate_tracked` instead:
+  BlazePose's landmark network alone (LiteRT) on the region the previous poses give
+  (:func:`roi_from_landmarks`), as BlazePose's own tracking stage does.
 * :class:`MMPoseEstimator`: an mmpose top-down model (HRNet by default) from a config and a
   checkpoint, batched over crops.
 """
