@@ -45,6 +45,8 @@ class _Recorder:
     """Stands in for the landmark network: records the regions asked for and answers with a
     fixed pose."""
 
+    size = 256  # the network's input side, as BlazePoseLandmarker
+
     def __init__(self, pose: np.ndarray):
         self.pose, self.regions = pose, []
 

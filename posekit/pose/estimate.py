@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -239,7 +239,7 @@ class BlazePoseEstimator:
         angles = [float(roi[3] + o) % 360 for o in offsets]
         runs: list[np.ndarray] = []
         tags: list[tuple] = []
-        _run_angles(self.landmarker, frame, roi[:3], angles, mirror, 256, runs, tags)
+        _run_angles(self.landmarker, frame, roi[:3], angles, mirror, self.landmarker.size, runs, tags)
         info = {"runs": len(runs), "angles": angles, "mirror": mirror, "direct": True}
         info["roi"] = [round(v, 1) for v in roi]
         if not runs:
@@ -281,17 +281,11 @@ class BlazePoseEstimator:
         best = max(tags, key=lambda t: t[2])
         return fused, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}
 
-    def estimate_one(
-        self,
-        frame: np.ndarray,
-        box: np.ndarray,
-        angles: Sequence[float] | None = None,
-        hflip: bool | None = None,
-        refine: bool | None = None,
-    ) -> tuple[np.ndarray, dict]:
-        """The pose of one box in the output layout and its info; ``angles`` / ``hflip`` /
-        ``refine`` override the estimator's own for this call (a preset's cheaper search)."""
-        fused, info = self.landmarks_one(frame, box, angles, hflip, refine)
+    def estimate_one(self, frame: np.ndarray, box: np.ndarray, **overrides: Any) -> tuple[np.ndarray, dict]:
+        """The pose of one box in the output layout and its info; ``overrides`` (``angles`` /
+        ``hflip`` / ``refine``, as :meth:`landmarks_one` takes them) replace the estimator's
+        own for this call (a preset's cheaper search)."""
+        fused, info = self.landmarks_one(frame, box, **overrides)
         if fused is None:
             return np.zeros((self._mapping.target.num_joints, 3), np.float32), info
         info["landmarks"] = fused  # the BlazePose-33 landmarks before the mapping (posekit fit-mapping)

@@ -319,9 +319,9 @@ def _reacquire(
         pose, info, pb = _estimate_checked(estimator, frame, region, search=search)
         timing["pose"] += time.perf_counter() - t0
         if pb is not None and _inside_frame(pb, frame.shape) and tr.plausible(pred, pb, alternatives=alt):
-            far = tr.appearance is not None
-            if far and bhattacharyya(colour_histogram(frame, pb), tr.appearance) > tr.cfg.max_colour_distance:
-                continue  # a pose in the region, but not in the athlete's colours (a spectator, a judge)
+            if tr.appearance is not None:
+                if bhattacharyya(colour_histogram(frame, pb), tr.appearance) > tr.cfg.max_colour_distance:
+                    continue  # a pose in the region, but not in the athlete's colours (a spectator, a judge)
             where = "predicted region" if k == 0 else "camera-moved region"
             return (
                 pb[:4],
