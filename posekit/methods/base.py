@@ -31,6 +31,7 @@ class MethodConfig(ModelOptions):
     dynamic_dim: int | None = None
     static_dim: int | None = None
     hse_blocks: int = 1
+    hse_norm: str = "group"  # group | batch (posekit.models.skeletal)
     temporal_kernel: int = 5
     tokens: int = 4  # tokens per stage after resizing
     mlp_hidden: int = 64
@@ -54,7 +55,7 @@ class FrameEncoder(nn.Module):
             raise ValueError("sve is on but static_dim is unknown (set it or let the trainer infer it)")
         self.skeleton = (
             HierarchicalSkeletalEncoder(
-                cfg.in_channels, cfg.dim, cfg.layout, [0, 1, 2], True, cfg.hse_blocks, cfg.temporal_kernel
+                cfg.in_channels, cfg.dim, cfg.layout, [0, 1, 2], True, cfg.hse_blocks, cfg.temporal_kernel, cfg.hse_norm
             )
             if "pose" in on
             else None

@@ -75,6 +75,7 @@ class HPMCoReConfig(ModelOptions):
     hse_levels: list[int] = field(default_factory=lambda: [0, 1, 2])
     hse_edgeconv: bool = True
     hse_blocks: int = 2
+    hse_norm: str = "group"  # group | batch (posekit.models.skeletal: batch keeps clip-to-clip amplitude)
     temporal_kernel: int = 5
     dve_layers: int = 3
     K: int = 3
@@ -124,7 +125,14 @@ class HPMCoRe(AQAMethod):
             raise ValueError("sve is on but static_dim is unknown (set it or let the trainer infer it)")
         self.hse = (
             HierarchicalSkeletalEncoder(
-                cfg.in_channels, D, cfg.layout, cfg.hse_levels, cfg.hse_edgeconv, cfg.hse_blocks, cfg.temporal_kernel
+                cfg.in_channels,
+                D,
+                cfg.layout,
+                cfg.hse_levels,
+                cfg.hse_edgeconv,
+                cfg.hse_blocks,
+                cfg.temporal_kernel,
+                cfg.hse_norm,
             )
             if cfg.hse
             else None

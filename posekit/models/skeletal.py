@@ -11,8 +11,13 @@ block output is ``sum_i [H_i || Z_i]`` projected back to ``D`` channels (eq. 5),
 residual connection. Output: per-frame joint features ``(N, T, V, D)`` and a per-frame readout ``(N, T, D)``
 (a linear map of the concatenated joint features, which keeps joint identity).
 
-Normalisation is GroupNorm rather than BatchNorm so a DDP run over split batches computes
-exactly what one process computes on the whole batch.
+Normalisation (``norm``): ``"group"`` (GroupNorm, the default) normalises each clip on its
+own, so a DDP run over split batches computes exactly what one process computes on the whole
+batch; it also removes each clip's overall amplitude of motion (a per-sample statistic).
+``"batch"`` (BatchNorm, as ST-GCN and pyskl's GCNs use) normalises with statistics over the
+batch (running statistics at evaluation) and keeps how much one clip moves compared with
+another, which the score of a speed climb depends on (``bench/speed_climbing.py``); the
+trainer turns it into SyncBatchNorm under DDP.
 """
 
 from __future__ import annotations
@@ -26,8 +31,14 @@ from torch_geometric.nn import EdgeConv
 
 from graphs.hierarchy import NUM_LEVELS, SUBSETS, build_hierarchy
 
+NORMS = ("group", "batch")
 
-def _norm(c: int) -> nn.GroupNorm:
+
+def _norm(c: int, kind: str = "group") -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(c)
+    if kind != "group":
+        raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
     g = 8 if c % 8 == 0 else (4 if c % 4 == 0 else 1)
     return nn.GroupNorm(g, c)
 
@@ -36,14 +47,14 @@ class LevelGraphConv(nn.Module):
     """Eq. 4 for one level: ``||_s A^s (x W^s)`` over the three subsets, then a point-wise
     convolution to ``out`` channels and a temporal convolution."""
 
-    def __init__(self, dim: int, out: int, adjacency: np.ndarray, temporal_kernel: int = 5):
+    def __init__(self, dim: int, out: int, adjacency: np.ndarray, temporal_kernel: int = 5, norm: str = "group"):
         super().__init__()
         self.register_buffer("A", torch.as_tensor(adjacency, dtype=torch.float32))  # (3, V, V)
         self.subset_convs = nn.ModuleList([nn.Conv2d(dim, out, 1) for _ in SUBSETS])
-        self.pointwise = nn.Sequential(nn.Conv2d(out * len(SUBSETS), out, 1), _norm(out), nn.ReLU(inplace=True))
+        self.pointwise = nn.Sequential(nn.Conv2d(out * len(SUBSETS), out, 1), _norm(out, norm), nn.ReLU(inplace=True))
         pad = (temporal_kernel - 1) // 2
         self.temporal = nn.Sequential(
-            nn.Conv2d(out, out, (temporal_kernel, 1), padding=(pad, 0)), _norm(out), nn.ReLU(inplace=True)
+            nn.Conv2d(out, out, (temporal_kernel, 1), padding=(pad, 0)), _norm(out, norm), nn.ReLU(inplace=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, D, T, V)
@@ -84,6 +95,7 @@ class HierarchicalBlock(nn.Module):
         levels: Sequence[int] = (0, 1, 2),
         edgeconv: bool = True,
         temporal_kernel: int = 5,
+        norm: str = "group",
     ):
         super().__init__()
         self.levels = [int(lv) for lv in levels]
@@ -91,7 +103,7 @@ class HierarchicalBlock(nn.Module):
             raise ValueError(f"levels must be a non-empty subset of 0..{NUM_LEVELS - 1}, got {list(levels)}")
         V = hierarchy.num_joints
         self.gcn = nn.ModuleDict(
-            {str(lv): LevelGraphConv(dim, dim, hierarchy.adjacency[lv], temporal_kernel) for lv in self.levels}
+            {str(lv): LevelGraphConv(dim, dim, hierarchy.adjacency[lv], temporal_kernel, norm) for lv in self.levels}
         )
         self.edgeconv = edgeconv
         if edgeconv:
@@ -105,7 +117,7 @@ class HierarchicalBlock(nn.Module):
                 convs[str(lv)] = LevelEdgeConv(dim, dim, ei, V)
             self.edge = nn.ModuleDict(convs)
         width = 2 * dim if edgeconv else dim
-        self.project = nn.Sequential(nn.Conv2d(width, dim, 1), _norm(dim))
+        self.project = nn.Sequential(nn.Conv2d(width, dim, 1), _norm(dim, norm))
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,14 +147,15 @@ class HierarchicalSkeletalEncoder(nn.Module):
         edgeconv: bool = True,
         num_blocks: int = 2,
         temporal_kernel: int = 5,
+        norm: str = "group",
     ):
         super().__init__()
         self.hierarchy = build_hierarchy(layout)
         self.num_joints = self.hierarchy.num_joints
-        self.embed = nn.Sequential(nn.Conv2d(in_channels, dim, 1), _norm(dim), nn.ReLU(inplace=True))  # MLP(P)
+        self.embed = nn.Sequential(nn.Conv2d(in_channels, dim, 1), _norm(dim, norm), nn.ReLU(inplace=True))  # MLP(P)
         self.joint_embedding = nn.Parameter(torch.zeros(1, dim, 1, self.num_joints))
         self.blocks = nn.ModuleList(
-            [HierarchicalBlock(dim, self.hierarchy, levels, edgeconv, temporal_kernel) for _ in range(num_blocks)]
+            [HierarchicalBlock(dim, self.hierarchy, levels, edgeconv, temporal_kernel, norm) for _ in range(num_blocks)]
         )
         # per-frame readout that keeps joint identity (a linear map of the concatenated
         # joints) rather than their mean, so a flaw of one limb survives pooling

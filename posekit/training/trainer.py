@@ -158,7 +158,9 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 def encode_items(
     model: AQAMethod, items: list[AQAItem], device: torch.device, use_difficulty: bool, batch_size: int = 32
 ) -> Encoded:
-    """Encode every item once (eq. 2-11); joint features are dropped to save memory."""
+    """Encode every item once (eq. 2-11), in evaluation mode (BatchNorm's running statistics,
+    no dropout); joint features are dropped to save memory."""
+    model.eval()
     out = []
     for i in range(0, len(items), batch_size):
         batch = _to(collate([item_tensors(it, use_difficulty) for it in items[i : i + batch_size]]), device)
@@ -367,6 +369,21 @@ def _train_epoch(
     return sums, n
 
 
+def _distributed(model: AQAMethod, device: torch.device) -> torch.nn.Module:
+    """The DDP wrapper; BatchNorm layers (``model.hse_norm: batch``) become SyncBatchNorm on
+    CUDA, so the split batches are normalised as one batch (on CPU, where PyTorch has no
+    SyncBatchNorm, each process keeps its own statistics: a warning says so)."""
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        if device.type == "cuda":
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:
+            import warnings
+
+            warnings.warn("BatchNorm under CPU DDP normalises each process's share of the batch", stacklevel=2)
+    ids = [device.index] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
 def _all_reduce_sums(sums: dict[str, float], n: int, device) -> tuple[dict[str, float], int]:
     keys = sorted(sums)
     tot = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
@@ -514,11 +531,7 @@ def run_training(
         raise ConfigError(f"train.batch_size {bs} is not divisible by the {world} processes", cfg.get("_source"))
     pool = splits.train  # labelled clips: exemplars and supervised queries
     pairs, dsampler, loader = _pair_loader(cfg, splits, model, bs, world, rank)
-    net: torch.nn.Module = model
-    if world > 1 and epochs:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+    net = _distributed(model, device) if world > 1 and epochs else model
     model_cfg = model.cfg.to_dict()
     for epoch in range(start_epoch, epochs):
         model.train()
