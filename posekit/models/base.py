@@ -118,9 +118,11 @@ class ModelOptions(Options):
             raise ConfigError("at least one of dve, sve, hse must be on", where, "model")
         if self.K < 1:
             raise ConfigError(f"K must be >= 1, got {self.K}", where, "model.K")
+        from posekit.models.skeletal import NORMS
+
         norm = getattr(self, "hse_norm", "group")
-        if norm not in ("group", "batch"):  # posekit.models.skeletal.NORMS
-            raise ConfigError(f"hse_norm must be group or batch, got {norm!r}", where, "model.hse_norm")
+        if norm not in NORMS:
+            raise ConfigError(f"hse_norm must be one of {list(NORMS)}, got {norm!r}", where, "model.hse_norm")
 
 
 @dataclass
