@@ -267,7 +267,7 @@ def _temporal(tr: AthleteTracker, estimator, frame, pred, alt: list, near: dict,
     if box_iou_np(pb[None, :4], pred[None, :4])[0, 0] < near.get("min_iou", 0.3):
         return None
     hist = colour_histogram(frame, pb)
-    if tr.appearance is not None and bhattacharyya(hist, tr.appearance) > tr.cfg.max_colour_distance:
+    if tr.someone_else(hist):
         return None
     st, box, sc = tr.finish(pb[:4], float(pose[:, 2].mean()))
     if st != TRACKED:
@@ -319,9 +319,8 @@ def _reacquire(
         pose, info, pb = _estimate_checked(estimator, frame, region, search=search)
         timing["pose"] += time.perf_counter() - t0
         if pb is not None and _inside_frame(pb, frame.shape) and tr.plausible(pred, pb, alternatives=alt):
-            if tr.appearance is not None:
-                if bhattacharyya(colour_histogram(frame, pb), tr.appearance) > tr.cfg.max_colour_distance:
-                    continue  # a pose in the region, but not in the athlete's colours (a spectator, a judge)
+            if tr.someone_else(colour_histogram(frame, pb)):
+                continue  # a pose in the region, but not in the athlete's colours (a spectator, a judge)
             where = "predicted region" if k == 0 else "camera-moved region"
             return (
                 pb[:4],

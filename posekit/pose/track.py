@@ -192,6 +192,11 @@ class AthleteTracker:
         r = self.cfg.appearance_rate
         self.appearance = hist if self.appearance is None else (1 - r) * self.appearance + r * hist
 
+    def someone_else(self, hist: np.ndarray) -> bool:
+        """Whether a box with colour histogram ``hist`` is too far from the athlete's colours
+        (``max_colour_distance``) to be the athlete; False before any colours are known."""
+        return self.appearance is not None and bhattacharyya(hist, self.appearance) > self.cfg.max_colour_distance
+
     def gate(self) -> float:
         """The association gate in predicted-box diagonals (it widens with every miss)."""
         return self.cfg.gate * (1 + self.cfg.gate_growth * self.misses)
