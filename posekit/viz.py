@@ -336,3 +336,25 @@ def plot_cv(summary: dict[str, Any], path: str | Path) -> Path:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_compare(summary: dict[str, Any], path: str | Path) -> Path:
+    """``posekit cv`` with several configs: each method's pooled SRCC and MAE next to the
+    baselines fitted on the same folds (grey)."""
+    rows = [(n, m, "C0") for n, m in summary["methods"].items()]
+    rows += [(n, m, "0.6") for n, m in summary["baselines"].items()]
+    names = [r[0] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.4), squeeze=False)
+    for ax, key, label in ((axes[0, 0], "srcc", "pooled SRCC (higher is better)"), (axes[0, 1], "mae", "MAE")):
+        vals = [float(m.get(key, np.nan)) for _, m, _ in rows]
+        ax.barh(np.arange(len(rows)), np.nan_to_num(vals), color=[c for *_, c in rows])
+        for i, v in enumerate(vals):
+            ax.text(np.nan_to_num(v), i, f" {v:.3f}", va="center", fontsize=7)
+        ax.set_yticks(np.arange(len(rows)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(label, fontsize=8)
+    axes[0, 0].set_title(
+        f"{summary['folds']} folds by {summary.get('group_by')}, {summary['n']} clips; grey: baselines", fontsize=9
+    )
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -215,3 +215,37 @@ def test_cv_seed_ensemble_is_the_mean_of_its_members(ski_data: Path, tmp_path: P
             assert rows[k] == pytest.approx((a[k][0] + b[k][0]) / 2, abs=1e-3)
     assert s["seeds"] == 2 and len(s["members"]) == 2
     assert s["members"][0]["srcc"] != s["members"][1]["srcc"]  # different seeds, different models
+
+
+@pytest.mark.slow
+def test_cv_compares_configs_on_the_same_folds(ski_data: Path, tmp_path: Path) -> None:
+    """``posekit cv A.yaml B.yaml``: each config cross-validated in its own folder, the
+    methods side by side with the baselines of the same folds; configs that hold out other
+    clips are refused."""
+    import json
+
+    from posekit.cli import main
+    from posekit.errors import ConfigError
+    from posekit.training.cv import compare_configs
+
+    tsa = tmp_path / "ski_tsa.yaml"
+    tsa.write_text(f"_base_: {ski_data / 'ski.yaml'}\nmethod: tsa\n")
+    work = tmp_path / "cmp"
+    assert main(["cv", str(ski_data / "ski.yaml"), str(tsa), "--folds", "2", "--work-dir", str(work)]) == 0
+    s = json.loads((work / "compare.json").read_text())
+    assert {n: m["method"] for n, m in s["methods"].items()} == {"ski": "hpmcore", "ski_tsa": "tsa"}
+    for name in ("ski", "ski_tsa"):
+        cv = json.loads((work / name / "cv.json").read_text())
+        assert s["methods"][name]["srcc"] == pytest.approx(cv["pooled"][cv["method"]]["srcc"])
+        assert s["baselines"]["dct_svr"] == pytest.approx(cv["pooled"]["dct_svr"])  # same folds, same baseline
+    assert (work / "compare.png").exists() and s["n"] == 16
+    rows = (ski_data / "labels.csv").read_text().splitlines()
+    (tmp_path / "ski").mkdir()
+    (tmp_path / "ski" / "clips").symlink_to(ski_data / "clips")
+    (tmp_path / "ski" / "labels.csv").write_text(
+        "\n".join([rows[0] + ",coach"] + [f"{r},c{i % 3}" for i, r in enumerate(rows[1:])])
+    )
+    by_coach = tmp_path / "by_coach.yaml"
+    by_coach.write_text(f"_base_: {ski_data / 'ski.yaml'}\ndata: {{root: {tmp_path / 'ski'}, group_by: coach}}\n")
+    with pytest.raises(ConfigError, match=r"by_coach\.yaml.*holds out other clips"):
+        compare_configs([ski_data / "ski.yaml", by_coach], 2, work)

@@ -37,6 +37,19 @@ def test_config_base_and_overrides(tmp_path, tiny_cfg):
     assert "fusion: dot" in dump_config(cfg)
 
 
+def test_config_delete_replaces_a_base_section(tmp_path, tiny_cfg):
+    """mmengine's ``_delete_: true``: another method's model section, not merged with the
+    base's (whose options that method does not have)."""
+    child = _write(
+        tmp_path / "core.yaml", {"_base_": "tiny.yaml", "method": "core", "model": {"_delete_": True, "dim": 8}}
+    )
+    cfg = load_config(child)
+    assert cfg["model"] == {"dim": 8} and "_delete_" not in dump_config(cfg)
+    assert cfg["train"] == load_config(tiny_cfg)["train"]  # other sections still merged
+    merged = _write(tmp_path / "m.yaml", {"_base_": "tiny.yaml", "model": {"dim": 8}})
+    assert load_config(merged)["model"] == {**load_config(tiny_cfg)["model"], "dim": 8}
+
+
 def test_config_errors_name_file_and_key(tmp_path):
     bad = _write(tmp_path / "bad.yaml", {"train": {"epoch": 3}})
     with pytest.raises(ConfigError, match=r"bad\.yaml.*train\.epoch"):

@@ -80,7 +80,9 @@ def _cmd_cv(args: argparse.Namespace) -> int:
 
     from posekit.training.cv import cross_validate
 
-    s = cross_validate(args.config, args.folds, args.work_dir, args.set, overwrite=args.overwrite, seeds=args.seeds)
+    if len(args.config) > 1:
+        return _cmd_compare(args)
+    s = cross_validate(args.config[0], args.folds, args.work_dir, args.set, overwrite=args.overwrite, seeds=args.seeds)
     ens = f" (mean of {s['seeds']} seeds)" if s["seeds"] > 1 else ""
     table = Table(title=f"posekit cv: {s['method']}{ens}, {s['folds']} folds by {s['group_by']}, {s['n']} clips")
     table.add_column("model")
@@ -106,6 +108,38 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from posekit.training.cv import compare_configs
+
+    s = compare_configs(args.config, args.folds, args.work_dir, args.set, overwrite=args.overwrite, seeds=args.seeds)
+    ens = f", each the mean of {s['seeds']} seeds" if s["seeds"] > 1 else ""
+    table = Table(
+        title=f"posekit cv: {len(s['methods'])} configs{ens}, {s['folds']} folds by {s['group_by']}, {s['n']} clips"
+    )
+    for col in ("config", "method", "pooled SRCC", "MAE", "R-l2 x100", "seed members' SRCC"):
+        table.add_column(col, justify="left" if col in ("config", "method") else "right")
+    rows = [(n, m["method"], m) for n, m in s["methods"].items()] + [
+        (n, "baseline", m) for n, m in s["baselines"].items()
+    ]
+    for name, method, m in rows:
+        members = " / ".join(f"{x.get('srcc', float('nan')):.3f}" for x in m.get("members", []))
+        table.add_row(
+            name,
+            method,
+            f"{m.get('srcc', float('nan')):.3f}",
+            f"{m['mae']:.3f}",
+            f"{m.get('r_l2_x100', float('nan')):.3f}",
+            members,
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"written {args.work_dir / 'compare.json'}, compare.png; each config's cv.json in its own folder")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     """Register: train, evaluate, synth, features."""
     p = sub.add_parser(
@@ -121,9 +155,19 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("cv", help="grouped k-fold cross-validation, pooled, next to baselines on the same folds")
-    p.add_argument("config", type=Path, help="configs/aqa/*.yaml")
+    p.add_argument(
+        "config",
+        type=Path,
+        nargs="+",
+        help="configs/aqa/*.yaml; several: compared on the same folds, each in its own folder",
+    )
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--work-dir", type=Path, required=True, help="one fold<k>/ training folder each, cv.json")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        required=True,
+        help="one fold<k>/ training folder each, cv.json (several configs: <name>/)",
+    )
     p.add_argument("--overwrite", action="store_true", help="retrain folds that exist (default: reuse finished ones)")
     p.add_argument(
         "--seeds", type=int, default=1, help="a seed ensemble: average this many members trained with consecutive seeds"

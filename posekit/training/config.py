@@ -4,7 +4,8 @@ A config names its ``method`` (default ``hpmcore``; :mod:`posekit.methods`) and 
 sections - ``data``, ``model`` (the method's config, e.g. :class:`HPMCoReConfig`), ``loss``
 (HP-MCoRe's weights; the others keep theirs in ``model``) and ``train`` - and may start
 from others with ``_base_: [relative/path.yaml, ...]`` (merged in order, then this file on
-top, dicts merged key by key, like mmengine's Python configs).
+top, dicts merged key by key, like mmengine's Python configs; a section with
+``_delete_: true`` replaces the base's section instead, e.g. another method's ``model``).
 ``posekit train CONFIG --set train.epochs=3 model.dim=32`` overrides single values (parsed
 as YAML scalars). Unknown sections or keys are errors that name the file and the key.
 """
@@ -84,10 +85,13 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, dicts key by key; ``_delete_: true`` in a dict of ``over``
+    replaces the base's dict (mmengine's rule)."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+        if isinstance(v, dict):
+            fresh = v.get("_delete_") is True or not isinstance(out.get(k), dict)
+            out[k] = _merge({} if fresh else out[k], {a: b for a, b in v.items() if a != "_delete_"})
         else:
             out[k] = copy.deepcopy(v)
     return out

@@ -220,3 +220,64 @@ def _write_outputs(work: Path, summary: dict[str, Any], results: list[FoldPredic
     atomic_write_text(work / "predictions_cv.csv", "\n".join(rows) + "\n")
     summary["plot"] = str(plot_cv(summary, work / "cv.png"))
     write_json(work / "cv.json", summary)
+
+
+def _held_out(work: Path) -> dict[str, str]:
+    """key -> fold of a finished ``posekit cv`` folder (its predictions_cv.csv)."""
+    with open(work / "predictions_cv.csv", newline="") as fh:
+        return {row["key"]: row["fold"] for row in csv.DictReader(fh)}
+
+
+def compare_configs(
+    configs: list[str | Path],
+    folds: int,
+    work_dir: str | Path,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+    seeds: int = 1,
+) -> dict[str, Any]:
+    """:func:`cross_validate` every config (each in ``work_dir/<config name>``) and put them
+    side by side: each method's pooled SRCC / MAE / R-l2 x100 (and its seed members), next to
+    the baselines fitted on the same folds. The configs must hold out the same clips in every
+    fold (same data, ``data.group_by`` and seed), otherwise the comparison is an error naming
+    the config. Writes ``compare.json`` and ``compare.png`` in ``work_dir``."""
+    work = Path(work_dir)
+    stems = [Path(c).stem for c in configs]
+    if len(set(stems)) != len(stems):
+        raise ConfigError(f"two configs with one name in {list(map(str, configs))}: rename one", configs[0])
+    runs, ref = {}, None
+    for config, stem in zip(configs, stems, strict=True):
+        s = cross_validate(config, folds, work / stem, overrides, overwrite, seeds)
+        split = _held_out(work / stem)
+        if ref is None:
+            ref = (config, split)
+        elif split != ref[1]:
+            raise ConfigError(
+                f"holds out other clips than {ref[0]} (data, data.group_by or seed differ): not comparable",
+                config,
+                "data",
+            )
+        runs[stem] = s
+    first = next(iter(runs.values()))
+    summary: dict[str, Any] = {
+        "folds": folds,
+        "group_by": first["group_by"],
+        "n": first["n"],
+        "seeds": seeds,
+        "methods": {
+            stem: {
+                "config": s["config"],
+                "method": s["method"],
+                **s["pooled"][s["method"]],
+                "members": s.get("members", []),
+            }
+            for stem, s in runs.items()
+        },
+        "baselines": {n: first["pooled"][n] for n in BASELINES},
+    }
+    from posekit.viz import plot_compare
+
+    work.mkdir(parents=True, exist_ok=True)
+    summary["plot"] = str(plot_compare(summary, work / "compare.png"))
+    write_json(work / "compare.json", summary)
+    return summary
