@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 folds, 1 epoch")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--set", nargs="*", default=[], help="more config overrides, for every method")
     ap.add_argument("--work-dir", type=Path, help="keep the folders here (a rerun resumes)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "speed_climbing_methods.json")
     args = ap.parse_args(argv)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     configs = [ROOT / "configs" / "aqa" / "speed_climbing.yaml"]
     configs += [ROOT / "configs" / "aqa" / "methods" / f"speed_climbing_{m}.yaml" for m in METHODS]
-    over = [f"data.root={root}", "train.progress=false"] + (["train.epochs=1"] if args.quick else [])
+    over = [f"data.root={root}", "train.progress=false", *args.set] + (["train.epochs=1"] if args.quick else [])
     folds = 2 if args.quick else args.folds
     with tempfile.TemporaryDirectory() as tmp:
         s = compare_configs(configs, folds, args.work_dir or Path(tmp), over, seeds=args.seeds)

@@ -27,6 +27,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from posekit.training import load_config
+    from posekit.training.pretrain import run_pretrain
+
+    cfg = load_config(args.config, args.set)
+    work = args.work_dir or Path("work_dirs") / f"{Path(args.config).stem}_pretrain"
+    s = run_pretrain(cfg, work)
+    last = s["history"][-1]["pretrain_loss"] if s["history"] else float("nan")
+    print(f"pre-trained on {s['clips']} clips' skeletons (no scores), last loss {last:.4f}")
+    print(f"written {s['checkpoint']}: start a run from it with --set train.init_from={s['checkpoint']}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from posekit.training import load_config, run_evaluation
 
@@ -153,6 +166,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override options, e.g. train.epochs=3")
     add_layout_arg(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "pretrain",
+        help="self-supervised pre-training of the skeletal encoder (masked motion prediction) on skeletons, no scores",
+    )
+    p.add_argument("config", type=Path, help="configs/aqa/*.yaml (its training clips; train.pretrain_epochs)")
+    p.add_argument("--work-dir", type=Path, help="output folder (default: work_dirs/<config name>_pretrain)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.pretrain_epochs=50")
+    add_layout_arg(p)
+    p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("cv", help="grouped k-fold cross-validation, pooled, next to baselines on the same folds")
     p.add_argument(

@@ -78,6 +78,11 @@ DEFAULTS: dict[str, Any] = {
         # over train.inner_folds grouped folds of the training clips, then one run on all of them)
         "select": "best",
         "inner_folds": 3,
+        # self-supervised masked motion prediction of the skeletal encoder on the run's own
+        # training skeletons before scored training (posekit.training.pretrain); 0: off
+        "pretrain_epochs": 0,
+        "pretrain_mask": 0.5,  # share of 4-frame chunks hidden
+        "init_from": None,  # a `posekit pretrain` encoder (.pth) to start the skeletal encoder from
         "num_threads": None,
         "progress": True,
     },
@@ -218,6 +223,9 @@ RULES: dict[str, tuple[Any, str]] = {
     "train.val_exemplars": _int_or_all(),
     "train.eval_every": _int(1),
     "train.inner_folds": _int(2),
+    "train.pretrain_epochs": _int(0),
+    "train.pretrain_mask": _num(0, 1, lo_open=True, hi_open=True),
+    "train.init_from": _optional((lambda v: isinstance(v, str) and bool(v), "a path to a posekit pretrain .pth")),
     "train.num_threads": _optional(_int(1)),
     "train.progress": _BOOL,
     "loss.aqa": _num(0),

@@ -484,6 +484,23 @@ def _save_last(path: Path, model: AQAMethod, opt: Any, sch: Any, epoch: int, his
     )
 
 
+def _pretrain(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], device, show: bool) -> list[dict[str, float]]:
+    """``train.init_from`` (a ``posekit pretrain`` encoder), then ``train.pretrain_epochs`` of
+    masked motion prediction on this run's training, validation and unlabelled skeletons -
+    never its test clips, and no score (:mod:`posekit.training.pretrain`)."""
+    t = cfg["train"]
+    if not t.get("init_from") and not t.get("pretrain_epochs"):
+        return []
+    from posekit.training.pretrain import load_pretrained, pretrain_skeleton, skeletal_encoder
+
+    if t.get("init_from"):
+        load_pretrained(model, t["init_from"], cfg.get("_source"))
+    if not t.get("pretrain_epochs"):
+        return []
+    poses = np.stack([it.pose for it in splits.train + splits.val + splits.unlabelled])
+    return pretrain_skeleton(skeletal_encoder(model, cfg.get("_source")), poses, cfg, device, show)
+
+
 def run_training(
     cfg: dict[str, Any],
     work_dir: str | Path,
@@ -526,6 +543,10 @@ def run_training(
     if rank == 0:
         work.mkdir(parents=True, exist_ok=True)
         atomic_write_text(work / "config.yaml", dump_config(cfg))
+    if start_epoch == 0 and epochs:
+        pre = _pretrain(model, splits, cfg, device, rank == 0 and bool(t["progress"]))
+        if pre and rank == 0:
+            write_json(work / "pretrain.json", pre)
     bs = int(t["batch_size"])
     if bs % world:
         raise ConfigError(f"train.batch_size {bs} is not divisible by the {world} processes", cfg.get("_source"))
