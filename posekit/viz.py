@@ -339,9 +339,11 @@ def plot_cv(summary: dict[str, Any], path: str | Path) -> Path:
 
 
 def plot_compare(summary: dict[str, Any], path: str | Path) -> Path:
-    """``posekit cv`` with several configs: each method's pooled SRCC and MAE next to the
-    baselines fitted on the same folds (grey)."""
+    """``posekit cv`` with several configs: each method's pooled SRCC and MAE, their ensemble
+    (orange) and the baselines fitted on the same folds (grey)."""
     rows = [(n, m, "C0") for n, m in summary["methods"].items()]
+    if summary.get("ensemble"):
+        rows.append((f"ensemble of the {len(summary['methods'])}", summary["ensemble"], "C1"))
     rows += [(n, m, "0.6") for n, m in summary["baselines"].items()]
     names = [r[0] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.4), squeeze=False)

@@ -240,6 +240,12 @@ def test_training_never_overwrites_an_earlier_run(tmp_path: Path, tiny_aqa: dict
     assert len(json.loads((work / "history.json").read_text())) == 2
     run_training(load_config(cfg_path), work, overwrite=True)
     assert len(json.loads((work / "history.json").read_text())) == 1
+    # an overwrite that is interrupted must not leave the replaced run's results looking finished
+    from posekit.training.trainer import check_work_dir
+
+    assert (work / "predictions_test.csv").exists()
+    check_work_dir(work, load_config(cfg_path), resume=False, overwrite=True)
+    assert not (work / "predictions_test.csv").exists() and not list(work.glob("metrics_*.json"))
 
 
 def _labels_two_folders(tmp_path: Path) -> Path:

@@ -222,6 +222,7 @@ def test_cv_compares_configs_on_the_same_folds(ski_data: Path, tmp_path: Path) -
     """``posekit cv A.yaml B.yaml``: each config cross-validated in its own folder, the
     methods side by side with the baselines of the same folds; configs that hold out other
     clips are refused."""
+    import csv
     import json
 
     from posekit.cli import main
@@ -239,6 +240,12 @@ def test_cv_compares_configs_on_the_same_folds(ski_data: Path, tmp_path: Path) -
         assert s["methods"][name]["srcc"] == pytest.approx(cv["pooled"][cv["method"]]["srcc"])
         assert s["baselines"]["dct_svr"] == pytest.approx(cv["pooled"]["dct_svr"])  # same folds, same baseline
     assert (work / "compare.png").exists() and s["n"] == 16
+    rows = list(csv.DictReader(open(work / "predictions_compare.csv")))  # the ensemble: the mean of both
+    assert len(rows) == 16 and all(
+        float(r["ensemble"]) == pytest.approx((float(r["ski"]) + float(r["ski_tsa"])) / 2, abs=1e-3) for r in rows
+    )
+    pred, true = (np.array([float(r[c]) for r in rows]) for c in ("ensemble", "true"))
+    assert s["ensemble"]["mae"] == pytest.approx(np.abs(pred - true).mean(), abs=1e-3)
     rows = (ski_data / "labels.csv").read_text().splitlines()
     (tmp_path / "ski").mkdir()
     (tmp_path / "ski" / "clips").symlink_to(ski_data / "clips")

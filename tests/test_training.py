@@ -50,6 +50,20 @@ def test_config_delete_replaces_a_base_section(tmp_path, tiny_cfg):
     assert load_config(merged)["model"] == {**load_config(tiny_cfg)["model"], "dim": 8}
 
 
+def test_options_added_later_at_their_default_keep_runs_reusable(tmp_path, tiny_cfg):
+    """A run written before an option existed is the same config while that option keeps its
+    default; any other difference counts."""
+    from posekit.training.config import config_changes
+
+    cfg = load_config(tiny_cfg)
+    stored = yaml.safe_load(dump_config(cfg))
+    del stored["train"]["pretrain_epochs"]  # written by an older posekit
+    old = yaml.safe_dump(stored, sort_keys=False)
+    assert config_changes(old, cfg) == []
+    assert config_changes(old, load_config(tiny_cfg, ["train.pretrain_epochs=3"])) == ["train.pretrain_epochs"]
+    assert config_changes(old, load_config(tiny_cfg, ["train.lr=0.5"])) == ["train.lr"]
+
+
 def test_config_errors_name_file_and_key(tmp_path):
     bad = _write(tmp_path / "bad.yaml", {"train": {"epoch": 3}})
     with pytest.raises(ConfigError, match=r"bad\.yaml.*train\.epoch"):

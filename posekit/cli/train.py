@@ -134,9 +134,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     for col in ("config", "method", "pooled SRCC", "MAE", "R-l2 x100", "seed members' SRCC"):
         table.add_column(col, justify="left" if col in ("config", "method") else "right")
-    rows = [(n, m["method"], m) for n, m in s["methods"].items()] + [
-        (n, "baseline", m) for n, m in s["baselines"].items()
-    ]
+    rows = [(n, m["method"], m) for n, m in s["methods"].items()]
+    if s.get("ensemble"):
+        rows.append(("ensemble", f"mean of the {len(s['methods'])}", s["ensemble"]))
+    rows += [(n, "baseline", m) for n, m in s["baselines"].items()]
     for name, method, m in rows:
         members = " / ".join(f"{x.get('srcc', float('nan')):.3f}" for x in m.get("members", []))
         table.add_row(
@@ -149,7 +150,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         )
     console = Console()
     console.print(table)
-    console.print(f"written {args.work_dir / 'compare.json'}, compare.png; each config's cv.json in its own folder")
+    console.print(
+        f"written {args.work_dir / 'compare.json'}, compare.png, predictions_compare.csv; "
+        "each config's cv.json in its own folder"
+    )
     return 0
 
 

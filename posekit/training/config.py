@@ -327,3 +327,27 @@ def model_section(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def dump_config(cfg: dict[str, Any]) -> str:
     return yaml.safe_dump({k: v for k, v in cfg.items() if not k.startswith("_")}, sort_keys=False)
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (private ``_`` keys left out)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if not str(k).startswith("_"):
+            out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def config_changes(old_text: str, cfg: dict[str, Any]) -> list[str]:
+    """The options (``section.key``) in which ``cfg`` differs from a run's stored
+    ``config.yaml``. An option the stored config lacks because it was added to posekit later
+    does not count when it has its default value (defaults keep the earlier behaviour), so
+    finished runs and folds stay reusable across upgrades."""
+    old = flatten(yaml.safe_load(old_text) or {})
+    new = flatten(yaml.safe_load(dump_config(cfg)) or {})
+    default = flatten(DEFAULTS)
+    return sorted(
+        k
+        for k in set(old) | set(new)
+        if old.get(k) != new.get(k) and not (k not in old and k in default and new[k] == default[k])
+    )

@@ -22,7 +22,7 @@ import torch
 from posekit.errors import ConfigError
 from posekit.io import atomic_write_text, write_json
 from posekit.metrics import score_metrics, stage_iou
-from posekit.training.config import dump_config, load_config
+from posekit.training.config import config_changes, load_config
 from posekit.training.data import AQASplits, build_splits, key_str
 
 BASELINES = ("training mean", "dct_ridge", "dct_svr")
@@ -65,7 +65,8 @@ def train_or_reuse(
     from posekit.training.trainer import run_training
 
     preds = fold_dir / "predictions_test.csv"
-    same = (fold_dir / "config.yaml").exists() and (fold_dir / "config.yaml").read_text() == dump_config(cfg)
+    stored = fold_dir / "config.yaml"
+    same = stored.exists() and not config_changes(stored.read_text(), cfg)
     if preds.exists() and same and not overwrite:
         return preds
     resume = same and (fold_dir / "last.pth").exists() and not overwrite
@@ -222,10 +223,27 @@ def _write_outputs(work: Path, summary: dict[str, Any], results: list[FoldPredic
     write_json(work / "cv.json", summary)
 
 
-def _held_out(work: Path) -> dict[str, str]:
-    """key -> fold of a finished ``posekit cv`` folder (its predictions_cv.csv)."""
+def _cv_rows(work: Path, method: str) -> dict[str, tuple[str, float, float]]:
+    """key -> (fold, true, the method's prediction) of a finished ``posekit cv`` folder."""
     with open(work / "predictions_cv.csv", newline="") as fh:
-        return {row["key"]: row["fold"] for row in csv.DictReader(fh)}
+        return {r["key"]: (r["fold"], float(r["true"]), float(r[method])) for r in csv.DictReader(fh)}
+
+
+def _ensemble(work: Path, rows: dict[str, dict[str, tuple[str, float, float]]]) -> dict[str, Any]:
+    """The mean of every config's held-out prediction of a clip (no config chosen), scored;
+    every prediction side by side in ``predictions_compare.csv``."""
+    stems = list(rows)
+    keys = list(rows[stems[0]])
+    preds = np.array([[rows[s][k][2] for k in keys] for s in stems])
+    true = np.array([rows[stems[0]][k][1] for k in keys])
+    mean = preds.mean(axis=0)
+    lines = ["fold,key,true," + ",".join(stems) + ",ensemble"]
+    for i, k in enumerate(keys):
+        lines.append(
+            f"{rows[stems[0]][k][0]},{k},{true[i]:.4f}," + ",".join(f"{x:.4f}" for x in preds[:, i]) + f",{mean[i]:.4f}"
+        )
+    atomic_write_text(work / "predictions_compare.csv", "\n".join(lines) + "\n")
+    return {"configs": stems, **regression_metrics(mean, true)}
 
 
 def compare_configs(
@@ -237,28 +255,28 @@ def compare_configs(
     seeds: int = 1,
 ) -> dict[str, Any]:
     """:func:`cross_validate` every config (each in ``work_dir/<config name>``) and put them
-    side by side: each method's pooled SRCC / MAE / R-l2 x100 (and its seed members), next to
-    the baselines fitted on the same folds. The configs must hold out the same clips in every
+    side by side: each method's pooled SRCC / MAE / R-l2 x100 (and its seed members), the
+    ensemble of all of them (the mean of their held-out predictions of a clip), next to the
+    baselines fitted on the same folds. The configs must hold out the same clips in every
     fold (same data, ``data.group_by`` and seed), otherwise the comparison is an error naming
-    the config. Writes ``compare.json`` and ``compare.png`` in ``work_dir``."""
+    the config. Writes ``compare.json``, ``compare.png`` and ``predictions_compare.csv`` in
+    ``work_dir``."""
     work = Path(work_dir)
     stems = [Path(c).stem for c in configs]
     if len(set(stems)) != len(stems):
         raise ConfigError(f"two configs with one name in {list(map(str, configs))}: rename one", configs[0])
-    runs, ref = {}, None
+    runs, rows = {}, {}
     for config, stem in zip(configs, stems, strict=True):
-        s = cross_validate(config, folds, work / stem, overrides, overwrite, seeds)
-        split = _held_out(work / stem)
-        if ref is None:
-            ref = (config, split)
-        elif split != ref[1]:
+        runs[stem] = s = cross_validate(config, folds, work / stem, overrides, overwrite, seeds)
+        rows[stem] = _cv_rows(work / stem, s["method"])
+        first = stems[0]
+        if {k: v[0] for k, v in rows[stem].items()} != {k: v[0] for k, v in rows[first].items()}:
             raise ConfigError(
-                f"holds out other clips than {ref[0]} (data, data.group_by or seed differ): not comparable",
+                f"holds out other clips than {configs[0]} (data, data.group_by or seed differ): not comparable",
                 config,
                 "data",
             )
-        runs[stem] = s
-    first = next(iter(runs.values()))
+    first = runs[stems[0]]
     summary: dict[str, Any] = {
         "folds": folds,
         "group_by": first["group_by"],
@@ -275,9 +293,11 @@ def compare_configs(
         },
         "baselines": {n: first["pooled"][n] for n in BASELINES},
     }
+    work.mkdir(parents=True, exist_ok=True)
+    if len(stems) > 1:
+        summary["ensemble"] = _ensemble(work, rows)
     from posekit.viz import plot_compare
 
-    work.mkdir(parents=True, exist_ok=True)
     summary["plot"] = str(plot_compare(summary, work / "compare.png"))
     write_json(work / "compare.json", summary)
     return summary

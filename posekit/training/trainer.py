@@ -47,7 +47,7 @@ from posekit.training.checkpoint import (
     model_from_checkpoint,
     save_checkpoint,
 )
-from posekit.training.config import dump_config, model_section
+from posekit.training.config import config_changes, dump_config, flatten, model_section
 from posekit.training.data import (
     AQAItem,
     AQASplits,
@@ -270,21 +270,13 @@ def write_plots(out: Path, res: dict[str, Any], history: list[dict[str, Any]], T
 
 
 # ---------------------------------------------------------------------- train
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (private ``_`` keys left out)."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if not str(k).startswith("_"):
-            out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 RESUME_MAY_CHANGE = ("train.epochs", "train.progress", "train.num_threads", "work_dir")
 
 
 def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: bool) -> None:
     """Nothing already written is lost: a work folder holding a run is refused unless the user
-    resumes it (with the same config, the number of epochs aside) or asks to overwrite it."""
+    resumes it (with the same config, the number of epochs aside) or asks to overwrite it;
+    overwriting removes the earlier run's results first."""
     earlier = [n for n in ("last.pth", "best.pth", "history.json") if (work / n).exists()]
     if resume:
         if not (work / "last.pth").exists():
@@ -293,9 +285,8 @@ def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: boo
         if old_path.exists() and not overwrite:
             import yaml
 
-            old = _flat(yaml.safe_load(old_path.read_text()) or {})
-            new = _flat(yaml.safe_load(dump_config(cfg)) or {})
-            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE)
+            old, new = (flatten(yaml.safe_load(x) or {}) for x in (old_path.read_text(), dump_config(cfg)))
+            diff = [k for k in config_changes(old_path.read_text(), cfg) if k not in RESUME_MAY_CHANGE]
             if diff:
                 shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
                 raise ConfigError(
@@ -307,6 +298,9 @@ def check_work_dir(work: Path, cfg: dict[str, Any], resume: bool, overwrite: boo
             f"holds an earlier run ({', '.join(earlier)}): pass --resume to continue it or --overwrite to replace it",
             work,
         )
+    if overwrite and not resume:  # the replaced run's results go (an interrupted rerun must not look finished)
+        for old in [*work.glob("predictions_*.csv"), *work.glob("metrics_*.json"), work / "pretrain.json"]:
+            old.unlink(missing_ok=True)
 
 
 def _resume(last_path: Path, model: AQAMethod, opt: Any, sch: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
