@@ -269,8 +269,7 @@ def compare_configs(
     for config, stem in zip(configs, stems, strict=True):
         runs[stem] = s = cross_validate(config, folds, work / stem, overrides, overwrite, seeds)
         rows[stem] = _cv_rows(work / stem, s["method"])
-        first = stems[0]
-        if {k: v[0] for k, v in rows[stem].items()} != {k: v[0] for k, v in rows[first].items()}:
+        if {k: v[0] for k, v in rows[stem].items()} != {k: v[0] for k, v in rows[stems[0]].items()}:
             raise ConfigError(
                 f"holds out other clips than {configs[0]} (data, data.group_by or seed differ): not comparable",
                 config,

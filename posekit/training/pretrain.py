@@ -87,6 +87,12 @@ def _targets(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([pose[:, :2], _motion(pose[:, :2], seen)], dim=1), seen
 
 
+def pretrain_poses(splits: Any) -> np.ndarray:
+    """The skeletons pre-training may see: a run's training, validation and unlabelled clips
+    ``(N, C, T, V)`` - never its test clips."""
+    return np.stack([it.pose for it in splits.train + splits.val + splits.unlabelled])
+
+
 def pretrain_skeleton(
     encoder: HierarchicalSkeletalEncoder,
     poses: np.ndarray,
@@ -149,16 +155,16 @@ def run_pretrain(cfg: dict[str, Any], work_dir: str | Path) -> dict[str, Any]:
     splits = build_splits(cfg)
     device = pick_device(cfg)
     enc = skeletal_encoder(build_model(cfg, splits).to(device), cfg.get("_source"))
-    items = splits.train + splits.val + splits.unlabelled
-    history = pretrain_skeleton(enc, np.stack([it.pose for it in items]), cfg, device, bool(t["progress"]))
+    poses = pretrain_poses(splits)
+    history = pretrain_skeleton(enc, poses, cfg, device, bool(t["progress"]))
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    meta = {"layout": cfg["data"]["layout"], "in_channels": int(items[0].pose.shape[0]), "dim": enc.dim}
+    meta = {"layout": cfg["data"]["layout"], "in_channels": int(poses.shape[1]), "dim": enc.dim}
     path = save_checkpoint(
-        work / "pretrained.pth", {"skeletal_encoder": enc.state_dict(), "model_config": meta, "clips": len(items)}
+        work / "pretrained.pth", {"skeletal_encoder": enc.state_dict(), "model_config": meta, "clips": len(poses)}
     )
     write_json(work / "pretrain.json", history)
-    return {"checkpoint": str(path), "clips": len(items), "history": history}
+    return {"checkpoint": str(path), "clips": len(poses), "history": history}
 
 
 def load_pretrained(model: nn.Module, path: str | Path, where: str | None = None) -> None:

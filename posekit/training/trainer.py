@@ -485,14 +485,13 @@ def _pretrain(model: AQAMethod, splits: AQASplits, cfg: dict[str, Any], device, 
     t = cfg["train"]
     if not t.get("init_from") and not t.get("pretrain_epochs"):
         return []
-    from posekit.training.pretrain import load_pretrained, pretrain_skeleton, skeletal_encoder
+    from posekit.training.pretrain import load_pretrained, pretrain_poses, pretrain_skeleton, skeletal_encoder
 
     if t.get("init_from"):
         load_pretrained(model, t["init_from"], cfg.get("_source"))
     if not t.get("pretrain_epochs"):
         return []
-    poses = np.stack([it.pose for it in splits.train + splits.val + splits.unlabelled])
-    return pretrain_skeleton(skeletal_encoder(model, cfg.get("_source")), poses, cfg, device, show)
+    return pretrain_skeleton(skeletal_encoder(model, cfg.get("_source")), pretrain_poses(splits), cfg, device, show)
 
 
 def run_training(
