@@ -192,3 +192,69 @@ def test_the_landmarker_does_not_reacquire_someone_in_other_colours() -> None:
     assert same.status[5] == TRACKED and "re-acquired by the landmarker" in same.how[5]
     other = track_athlete(clip((30, 30, 200)), _Boxes({5}), None, cfg, _PoseOnBox(set()))
     assert other.status[5] != TRACKED and other.status[6] == TRACKED
+
+
+class _Recorded(_Boxes):
+    """``_Boxes`` that records each call ``(frame index, lighter options or None)``; its
+    ``with_options`` copy (a preset's lighter search) finds nobody when ``blind_light``."""
+
+    def __init__(self, calls: list, options: dict | None = None, blind_light: bool = False):
+        super().__init__(set())
+        self.calls, self.options, self.blind_light = calls, options, blind_light
+
+    def with_options(self, **options):
+        return _Recorded(self.calls, options, self.blind_light)
+
+    def __call__(self, frame, rois=None):
+        self.calls.append((int(frame[0, 0, 0]), self.options))
+        if self.options is not None and self.blind_light:
+            return np.zeros((0, 5), np.float32)
+        return super().__call__(frame, rois)
+
+
+@pytest.mark.parametrize("blind_light", [False, True])
+def test_balanced_chooses_the_athlete_with_a_lighter_search_and_keeps_its_detection(blind_light: bool) -> None:
+    """``balanced`` looks at its first 3 frames with the lighter start search (the full one
+    when that finds nobody) and takes the start frame's detection as found instead of running
+    the detector there again; ``accurate`` runs the full detector throughout."""
+    from posekit.pose.pipeline import QUALITY, ExtractConfig, track_athlete
+    from posekit.pose.track import TRACKED
+    from posekit.pose.video import Clip
+
+    frames = [np.full((200, 240, 3), t, np.uint8) for t in range(8)]
+    clip = Clip(frames, np.arange(8), 10.0, "generated")
+    calls: list = []
+    res = track_athlete(
+        clip, _Recorded(calls, blind_light=blind_light), None, ExtractConfig(progress=False), _PoseOnBox(set())
+    )
+    assert res.status == [TRACKED] * 8 and "over the first 3 frames" in res.chosen_by
+    light = QUALITY["balanced"]["start_detector"]
+    assert calls[:3] == [(t, light) for t in range(3)]
+    expected_full = [0, 1, 2] if blind_light else []  # the full search on the first frames, then from frame 1 on
+    assert calls[3:] == [(t, None) for t in [*expected_full, *range(1, 8)]]
+    calls.clear()
+    track_athlete(clip, _Recorded(calls), None, ExtractConfig(progress=False, quality="accurate"), _PoseOnBox(set()))
+    assert [t for t, o in calls] == [*range(6), *range(8)] and all(o is None for _, o in calls)
+
+
+def test_blazepose_detector_lighter_copy_and_landmark_threads() -> None:
+    """``with_options`` gives a copy with the preset's search and the same model, leaving the
+    detector as it was; unknown options and thread counts under 1 are errors."""
+    from posekit.errors import PosekitError
+    from posekit.pose import blazepose
+    from posekit.pose.detect import BlazePoseDetector
+
+    det = BlazePoseDetector()
+    light = det.with_options(angles=[0, 180], tiles=1)
+    assert light.angles == (0, 180) and light.tiles == 1 and light.model is det.model
+    assert det.angles == (0, 90, 180, 270) and det.tiles == 2
+    with pytest.raises(PosekitError, match="unknown BlazePose detector options"):
+        det.with_options(scale=2)
+    try:
+        blazepose.set_num_threads(3)
+        assert blazepose.num_threads() == 3
+        with pytest.raises(PosekitError, match=">= 1"):
+            blazepose.set_num_threads(0)
+    finally:
+        blazepose.set_num_threads(None)
+    assert 1 <= blazepose.num_threads() <= 4

@@ -185,9 +185,15 @@ def _local(
         return
     import multiprocessing
 
+    from posekit.pose.blazepose import num_threads, set_num_threads
+
     # spawn, not fork: a forked child inherits the parent's model threads (mediapipe, torch)
-    # mid-state and can deadlock when the parent has extracted before
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # mid-state and can deadlock when the parent has extracted before; each worker's landmark
+    # network gets its share of the cores
+    share = max(1, num_threads() // workers)
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=set_num_threads, initargs=(share,))
+    with pool:
         futs = [pool.submit(extract_clip, k, src, str(out), models, config) for k, src in todo.items()]
         for f in as_completed(futs):
             yield f.result()

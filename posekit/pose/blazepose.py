@@ -17,6 +17,27 @@ from posekit.errors import PosekitError
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+_THREADS: int | None = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """Threads of the direct landmark network (:class:`BlazePoseLandmarker`) created after
+    this call, as ``torch.set_num_threads``; None: :func:`num_threads`'s default. Batch
+    engines give each worker its share of the machine's cores."""
+    global _THREADS
+    if n is not None and int(n) < 1:
+        raise PosekitError(f"BlazePose threads must be >= 1, got {n}")
+    _THREADS = None if n is None else int(n)
+
+
+def num_threads() -> int:
+    """The landmark network's threads: :func:`set_num_threads`'s value, else the cores this
+    process may use (at most 4: more do not pay on a 256 x 256 input)."""
+    if _THREADS is not None:
+        return _THREADS
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
+
 
 def crop_transform(cx: float, cy: float, side: float, angle: float, out_size: int) -> np.ndarray:
     """2x3 affine taking frame pixels to an ``out_size`` square crop of ``side`` pixels centred
@@ -137,11 +158,12 @@ class BlazePoseLandmarker(_OnCrop):
     returns an upright template for a rotated diver, so callers give the region (see
     :func:`posekit.pose.estimate.roi_from_landmarks`). Same ``on_crop`` signature as
     :class:`BlazePose` (``out_size`` is the network's 256); a run whose pose-presence score
-    is under 0.5 returns None, like the solution API finding nobody."""
+    is under 0.5 returns None, like the solution API finding nobody. ``threads``: the
+    interpreter's (None: :func:`num_threads`)."""
 
     size = 256
 
-    def __init__(self, num_threads: int = 1):
+    def __init__(self, threads: int | None = None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
@@ -155,7 +177,7 @@ class BlazePoseLandmarker(_OnCrop):
         path = Path(mediapipe.__file__).parent.joinpath(*LANDMARK_MODEL)
         if not path.is_file():
             raise PosekitError(f"{path}: BlazePose's landmark model is missing from the mediapipe wheel")
-        self._it = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._it = Interpreter(model_path=str(path), num_threads=threads or num_threads())
         self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._it.get_output_details()}

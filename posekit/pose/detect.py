@@ -15,9 +15,10 @@ that can look closer there do.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -136,6 +137,17 @@ class BlazePoseDetector:
         self.min_score = min_score
         self.tiles = tiles
         self.tile_angles = tuple(tile_angles)
+
+    def with_options(self, **options: Any) -> BlazePoseDetector:
+        """A copy running other ``angles`` / ``roi_angles`` / ``tiles`` / ``tile_angles`` (a
+        quality preset's lighter search), sharing this one's model."""
+        unknown = set(options) - {"angles", "roi_angles", "tiles", "tile_angles"}
+        if unknown:
+            raise PosekitError(f"unknown BlazePose detector options {sorted(unknown)}")
+        other = copy.copy(self)
+        for k, v in options.items():
+            setattr(other, k, tuple(v) if k != "tiles" else int(v))
+        return other
 
     def __call__(self, frame: np.ndarray, rois: Sequence[np.ndarray] | None = None) -> Boxes:
         h, w = frame.shape[:2]

@@ -67,10 +67,14 @@ class ExtractConfig:
 #: ``ai-edge-litert`` the solution API runs the same offsets on the predicted box. ``accurate``
 #: runs the full detector + 8 angles x mirror + refine on every frame; every preset falls
 #: back to that full search on the first frame, after a miss, and when the temporal pose is
-#: not confident or not where the athlete should be. ``fast`` also makes the start cheaper:
-#: the athlete is chosen over at most ``init_frames`` first frames and its full search
-#: (``search``) runs 4 angles x mirror without the refine pass. Chosen with
-#: ``python bench/quality_presets.py`` (README, "Quality presets").
+#: not confident or not where the athlete should be. The start is cheaper too: the athlete is
+#: chosen over at most ``init_frames`` first frames, with the detector's lighter
+#: ``start_detector`` search (``balanced``: the whole frame at 0 and 180 degrees and the tiles
+#: upright; the full search when that finds nobody), and the chosen detection is taken as
+#: the start frame's (``accurate`` detects there again). ``fast``'s full search (``search``)
+#: runs 4 angles x mirror without the refine pass. Chosen with ``python
+#: bench/quality_presets.py`` (README, "Quality presets"); the direct landmark network
+#: runs on the process's cores (:func:`posekit.pose.blazepose.set_num_threads`).
 QUALITY: dict[str, dict[str, Any] | None] = {
     "fast": {
         "offsets": (0.0,),
@@ -80,7 +84,14 @@ QUALITY: dict[str, dict[str, Any] | None] = {
         "init_frames": 3,
         "search": {"angles": (0, 90, 180, 270), "refine": False},
     },
-    "balanced": {"offsets": (0.0,), "mirror": True, "direct": True, "passes": 2},  # 4 runs
+    "balanced": {
+        "offsets": (0.0,),
+        "mirror": True,
+        "direct": True,
+        "passes": 2,  # 4 runs
+        "init_frames": 3,
+        "start_detector": {"angles": (0, 180), "tile_angles": (0,)},
+    },
     "accurate": None,
 }
 
@@ -103,13 +114,19 @@ class ExtractResult:
 def _initial_box(
     clip: Clip, detector, first_box: np.ndarray | None, cfg: ExtractConfig, timing: dict
 ) -> tuple[int, np.ndarray, str] | None:
-    """Where the track starts, its box and how the athlete was chosen (None: nobody found)."""
+    """Where the track starts, the athlete's detection there (``x0, y0, x1, y1[, score]``) and
+    how the athlete was chosen (None: nobody found). A preset's ``start_detector`` options
+    make the detector's search lighter on these frames; when the lighter search finds nobody
+    in any of them, the full one runs."""
     if first_box is not None:
         return 0, np.asarray(first_box, float)[:4], "given (--first-box)"
     preset = QUALITY[cfg.quality] or {}
     T, n = len(clip), min(cfg.init_frames, preset.get("init_frames", cfg.init_frames), len(clip))
+    light = _lighter(detector, preset.get("start_detector"))
     t0 = time.perf_counter()
-    dets = [detector(clip.frames[t]) for t in range(n)]
+    dets = [light(clip.frames[t]) for t in range(n)]
+    if light is not detector and not any(len(d) for d in dets):
+        dets = [detector(clip.frames[t]) for t in range(n)]
     timing["detect"] += time.perf_counter() - t0
     if n > 1:
         init = choose_initial_box(dets, cfg.tracker.gate, cfg.tracker.min_score)
@@ -122,8 +139,15 @@ def _initial_box(
             timing["detect"] += time.perf_counter() - t0
         box = choose_single_frame(dets[t], clip.size, cfg.tracker.min_score)
         if box is not None:
-            return t, box[:4], "single-frame rule: confidence x sqrt(box area) x centrality"
+            return t, box, "single-frame rule: confidence x sqrt(box area) x centrality"
     return None
+
+
+def _lighter(detector, options: dict | None):
+    """The detector with a preset's lighter options, when it takes them (BlazePose)."""
+    if options and hasattr(detector, "with_options"):
+        return detector.with_options(**options)
+    return detector
 
 
 def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4) -> np.ndarray | None:
@@ -181,14 +205,23 @@ def _outside(box: np.ndarray, size: tuple[int, int]) -> bool:
 
 
 def _track_frame(
-    tr: AthleteTracker, clip: Clip, t: int, detector, estimator, last_box, timing: dict, near: dict | None = None
+    tr: AthleteTracker,
+    clip: Clip,
+    t: int,
+    detector,
+    estimator,
+    last_box,
+    timing: dict,
+    near: dict | None = None,
+    detected: np.ndarray | None = None,
 ) -> dict:
     """One frame: camera compensation, Kalman prediction, detection in the (widened) search
     region, association (eq. 25 + confidence + colour), the pose on the athlete's box, and
     re-acquisition by the landmarker when the detector missed. With ``near`` (the temporal
     path of a preset, the previous frame's rotation in ``near["rotation"]``) the pose is
     first estimated on the predicted box with the preset's few runs; a confident, plausible
-    pose measures the athlete without running the detector."""
+    pose measures the athlete without running the detector. ``detected``: this frame's
+    detections when they are already known (the frame the athlete was chosen on)."""
     frame, out = clip.frames[t], {"shift": 0.0, "pose": None, "info": {"runs": 0, "rotation": None}}
     pred = tr.begin()
     alt: list[np.ndarray] = []  # the box moved with the camera: the athlete stays, the camera pans or zooms
@@ -209,7 +242,9 @@ def _track_frame(
     grow = 1 + tr.cfg.widen_per_miss * tr.misses  # the search region widens with every miss
     search = _widened(pred, grow)
     t0 = time.perf_counter()
-    cand = np.asarray(detector(frame, rois=[pred, *alt] if not tr.misses else [pred, search, *alt]))
+    if detected is None:
+        detected = detector(frame, rois=[pred, *alt] if not tr.misses else [pred, search, *alt])
+    cand = np.asarray(detected)
     timing["detect"] += time.perf_counter() - t0
     app = None if tr.appearance is None else [bhattacharyya(colour_histogram(frame, c), tr.appearance) for c in cand]
     i = tr.associate(pred, cand.astype(np.float64).reshape(-1, 5), app, alt)
@@ -352,13 +387,15 @@ def track_athlete(
     if init is None:
         res.status, res.how, res.chosen_by = [LOST] * T, ["no person found"] * T, "nobody found"
         return res
-    start, box0, res.chosen_by = init
-    tracker, last = AthleteTracker(box0, cfg.tracker, clip.size), None
+    start, det0, res.chosen_by = init
+    tracker, last = AthleteTracker(det0[:4], cfg.tracker, clip.size), None
     preset, previous = QUALITY[cfg.quality], {}
+    # the presets take the start frame's detection as found (the full search runs it again)
+    given = det0[None] if preset is not None and len(det0) == 5 else None
     for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
         near = None if preset is None or estimator is None else {**preset, **previous}
         t0 = time.perf_counter()
-        f = _track_frame(tracker, clip, t, detector, estimator, last, timing, near)
+        f = _track_frame(tracker, clip, t, detector, estimator, last, timing, near, given if t == start else None)
         res.frame_seconds[t] = round(time.perf_counter() - t0, 4)
         ok = f["status"] == TRACKED and f["pose"] is not None
         lm = f["info"].get("landmarks") if ok else None

@@ -32,8 +32,10 @@ class ClipWorker:
 
     def __init__(self, models: ExtractionModels, config: ExtractConfig, out_dir: str):
         from posekit.pose.batch import _models
+        from posekit.pose.blazepose import set_num_threads
 
         self.models, self.config, self.out_dir = models, config, out_dir
+        set_num_threads(1)  # the actor holds one CPU of the cluster
         _models(models)  # load now: every clip after this reuses them
 
     def run(self, clip_id: str, source: Any) -> dict[str, Any]:

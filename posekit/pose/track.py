@@ -273,8 +273,8 @@ def choose_initial_box(
 
     Candidates of the first frames are linked frame to frame by nearest corner distance
     (eq. 25, gated); each chain scores ``mean confidence x (1 + motion)`` with motion the
-    path length of its centre in box diagonals. Returns ``(frame, box)`` of the best chain's
-    first box, or None when no frame has a detection.
+    path length of its centre in box diagonals. Returns ``(frame, detection)`` of the best
+    chain's first detection (``x0, y0, x1, y1, score``), or None when no frame has one.
     """
     best: tuple[float, int, np.ndarray] | None = None
     for t0, dets in enumerate(detections):
@@ -301,7 +301,7 @@ def choose_initial_box(
                 best = (value, t0, d)
     if best is None:
         return None
-    return best[1], best[2][:4]
+    return best[1], np.asarray(best[2], np.float64)
 
 
 def choose_single_frame(dets: np.ndarray, frame_size: tuple[int, int], min_score: float = 0.3) -> np.ndarray | None:
