@@ -8,7 +8,9 @@ is measured, through ``posekit extract`` as a user runs it with ``--quality`` (n
 detection, tracking, cropping or pose). Each dive is extracted with a BlazePose -> MPII-16
 mapping fitted on the other two dives only (on the landmarks the accurate pipeline found
 there), the same mappings for every preset. Baseline measured in the same run: BlazePose
-once on the whole frame (frames/s and PCKh). Prints per preset: frames/s (455x256, this
+once on the whole frame (frames/s and PCKh). ``--blazepose``: how the
+pipeline runs BlazePose (the baseline is always mediapipe's solution API on the whole
+frame). Prints per preset: frames/s (455x256, this
 machine), pose runs per frame, the share of frames on the temporal path, PCKh@0.5 overall,
 per dive and per joint, and the ratios to the baseline and to ``accurate``; and where the
 time goes: seconds per clip choosing the athlete at the start (the detector on the first
@@ -35,20 +37,21 @@ from posekit.paths import shared_data
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=["accurate", "balanced", "fast"])
+    ap.add_argument("--blazepose", default="solution", help="how BlazePose runs in the pipeline (solution, direct)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "quality_presets.json")
     args = ap.parse_args(argv)
     root = shared_data("finediving", "pose_frames")
     if root is None:
         print("quality_presets: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
-    from posekit.pose.blazepose import BlazePose
+    from posekit.pose.blazepose import BlazePose, build_blazepose
     from posekit.pose.calibrate import extract_labelled, held_out_extraction
 
     _, images, true, vis, dives = load_labelled_dives(root)
-    model = BlazePose()
     t0 = time.perf_counter()
-    base = score(whole_frame_baseline(images, model), true, vis, dives)
+    base = score(whole_frame_baseline(images, BlazePose()), true, vis, dives)
     base["frames_per_s"] = len(images) / (time.perf_counter() - t0)
+    model = build_blazepose(args.blazepose)
     landmarks = extract_labelled(images, dives, model=model, quality="accurate", progress=False).landmarks
     rows = {}
     for q in args.presets:
@@ -93,7 +96,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{j} " + "/".join(f"{r['per_joint'][j]:.2f}" for r in rows.values()) for j in get_layout("mpii16").joints
         )
     )
-    write_json(args.out, {"frames": len(images), "baseline_whole_frame": base, "presets": rows})
+    print(f"BlazePose in the pipeline: {type(model).__name__} (--blazepose {args.blazepose})")
+    write_json(
+        args.out,
+        {
+            "frames": len(images),
+            "blazepose": type(model).__name__,
+            "baseline_whole_frame": base,
+            "presets": rows,
+        },
+    )
     print(f"wrote {args.out}")
     return 0
 

@@ -24,9 +24,10 @@ from posekit.io import write_json
 from posekit.paths import REPO_ROOT, shared_data
 
 
-def pipeline_speed(n_frames: int | None) -> dict:
+def pipeline_speed(n_frames: int | None, blazepose: str = "solution") -> dict:
     from posekit.pose import ExtractConfig, extract
     from posekit.pose.blazepose import BlazePose
+    from posekit.pose.options import ExtractionModels
     from posekit.pose.video import read_clip
 
     root = shared_data("finediving", "pose_frames", "images")
@@ -41,13 +42,15 @@ def pipeline_speed(n_frames: int | None) -> dict:
     for f in clip.frames:
         model(f)
     base = (time.perf_counter() - t0) / len(clip)
-    res = extract(clip, config=ExtractConfig(progress=False))
+    det, est = ExtractionModels(blazepose=blazepose).build()
+    res = extract(clip, det, est, config=ExtractConfig(progress=False))
     sec = res.report["seconds"]
     return {
         "frames": len(clip),
         "frame_size": list(clip.size),
         "seconds_per_stage": sec,
         "pipeline_fps": len(clip) / sec["total"],
+        "blazepose": type(est.model).__name__,
         "baseline_whole_frame_fps": 1 / base,
     }
 
@@ -92,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--blazepose", default="solution", help="how BlazePose runs in the pipeline (solution, direct)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "speed_extract.json")
     args = ap.parse_args(argv)
-    p = pipeline_speed(8 if args.quick else None)
+    p = pipeline_speed(8 if args.quick else None, args.blazepose)
     print(
         f"pipeline on {p['frames']} frames {p['frame_size'][0]}x{p['frame_size'][1]}: "
         f"{p['pipeline_fps']:.3f} frames/s; baseline whole-frame BlazePose {p['baseline_whole_frame_fps']:.2f} "

@@ -64,6 +64,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="BlazePose -> MPII-16 mapping: a shipped name (default: finediving, calibrated on hand labels; "
         "geometric: the hand-written one) or a JSON from 'posekit fit-mapping'",
     )
+    p.add_argument(
+        "--blazepose",
+        choices=["solution", "direct"],
+        default="solution",
+        help="how the embedded BlazePose runs: solution (default: mediapipe's solution API), direct (its detector "
+        "and landmark networks through LiteRT: faster, less accurate; README, 'Quality presets')",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
     p.add_argument(

@@ -204,3 +204,160 @@ class BlazePoseLandmarker(_OnCrop):
 
     def close(self) -> None:
         self._it = None
+
+
+#: BlazePose's person detector inside the pinned mediapipe wheel
+DETECTION_MODEL = ("modules", "pose_detection", "pose_detection.tflite")
+
+
+def ssd_anchors(size: int = 224, strides: tuple[int, ...] = (8, 16, 32, 32, 32)) -> np.ndarray:
+    """The detector's anchor centres ``(2254, 2)`` in [0, 1]: mediapipe's SsdAnchorsCalculator
+    with pose_detection's options (5 layers, fixed anchor size, aspect ratio 1 plus the
+    interpolated scale: 2 anchors per cell and layer; layers of one stride share a grid)."""
+    out = []
+    i = 0
+    while i < len(strides):
+        same = sum(1 for s in strides[i:] if s == strides[i])
+        g = int(np.ceil(size / strides[i]))
+        yy, xx = np.meshgrid((np.arange(g) + 0.5) / g, (np.arange(g) + 0.5) / g, indexing="ij")
+        cells = np.stack([xx.ravel(), yy.ravel()], 1)
+        out.append(np.repeat(cells, 2 * same, axis=0))
+        i += same
+    return np.concatenate(out).astype(np.float32)
+
+
+def decode_detections(
+    raw: np.ndarray, scores: np.ndarray, anchors: np.ndarray, size: int = 224, min_score: float = 0.5, iou: float = 0.3
+) -> np.ndarray | None:
+    """The best person of BlazePose's detector output: mediapipe's TensorsToDetections
+    (``raw`` ``(N, 12)``: box centre, size and 4 keypoints as offsets from the anchor in input
+    pixels; sigmoid scores clipped at +-100) then weighted non-maximum suppression (IoU 0.3):
+    the detections overlapping the most confident one are averaged with their scores as
+    weights. Returns its 4 keypoints ``(4, 2)`` in input pixels (0: hips' midpoint, 1: the
+    point that gives the body's circle and direction), or None under ``min_score``."""
+    s = 1.0 / (1.0 + np.exp(-np.clip(scores.reshape(-1).astype(np.float64), -100.0, 100.0)))
+    keep = np.flatnonzero(s >= min_score)
+    if not len(keep):
+        return None
+    a = anchors[keep] * size
+    r = raw[keep].astype(np.float64)
+    cx, cy, w, h = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1], r[:, 2], r[:, 3]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    kps = r[:, 4:12].reshape(-1, 4, 2) + a[:, None, :]
+    top = int(np.argmax(s[keep]))
+    x0 = np.maximum(boxes[:, 0], boxes[top, 0])
+    y0 = np.maximum(boxes[:, 1], boxes[top, 1])
+    x1 = np.minimum(boxes[:, 2], boxes[top, 2])
+    y1 = np.minimum(boxes[:, 3], boxes[top, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    overlap = inter / np.maximum(area + area[top] - inter, 1e-9)
+    wts = s[keep] * (overlap > iou)
+    wts[top] = s[keep][top]
+    return (kps * wts[:, None, None]).sum(0) / wts.sum()
+
+
+class BlazePoseDirect(_OnCrop):
+    """BlazePose full's two networks run directly (LiteRT), as the solution API's
+    single-image graph runs them: the person detector on the crop (224 x 224, values in
+    [-1, 1]), the region of interest from its keypoints (centred on the hips, side 2.5 x the
+    hips-to-circle-point distance, turned so that direction is upright: "BlazePose:
+    On-device Real-time Body Pose tracking", Bazarevsky et al., 2020, and mediapipe's
+    pose_detection_to_roi), then the landmark network on that region, cut from the frame in
+    one warp. Same ``on_crop`` as :class:`BlazePose` in about half its time with 2
+    threads (:func:`set_num_threads`); its landmarks agree with the solution API's within
+    5 % of the body's extent on 93 % of crops around real divers, but it finds a person on
+    more rotated crops than the solution API does, and extraction with it is less accurate
+    (``bench/quality_presets.py --blazepose direct``): an opt-in for throughput.
+    ``min_score``: the detector's threshold (the solution API's ``min_detection_confidence``)."""
+
+    size = 224
+
+    def __init__(self, min_score: float = 0.3, threads: int | None = None):
+        from pathlib import Path
+
+        import mediapipe
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(mediapipe.__file__).parent.joinpath(*DETECTION_MODEL)
+        if not path.is_file():
+            raise PosekitError(f"{path}: BlazePose's detection model is missing from the mediapipe wheel")
+        self._it = Interpreter(model_path=str(path), num_threads=threads or num_threads())
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._raw, self._scores = outs["Identity"], outs["Identity_1"]
+        self._anchors = ssd_anchors(self.size)
+        self.landmarker = BlazePoseLandmarker(threads)  # also the temporal path's (estimate_tracked)
+        self.min_score = min_score
+        self.calls = 0
+
+    def detect(self, crop: np.ndarray) -> np.ndarray | None:
+        """The best person's 4 keypoints ``(4, 2)`` in pixels of the 224 x 224 RGB ``crop``."""
+        self._it.set_tensor(self._in, crop[None].astype(np.float32) / 127.5 - 1.0)
+        self._it.invoke()
+        raw, scores = self._it.get_tensor(self._raw)[0], self._it.get_tensor(self._scores)[0]
+        return decode_detections(raw, scores, self._anchors, self.size, self.min_score)
+
+    def on_crop(
+        self,
+        frame: np.ndarray,
+        cx: float,
+        cy: float,
+        side: float,
+        angle: float = 0.0,
+        out_size: int = 384,
+        hflip: bool = False,
+    ) -> np.ndarray | None:
+        import cv2
+
+        self.calls += 1
+        n = self.size
+        m = np.vstack([crop_transform(cx, cy, side, angle, n), [0, 0, 1]])
+        if hflip:
+            m = np.array([[-1.0, 0, n], [0, 1, 0], [0, 0, 1]]) @ m
+        crop = cv2.warpAffine(frame, m[:2], (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        kp = self.detect(crop)
+        if kp is None:
+            return None
+        dx, dy = kp[1] - kp[0]
+        roi_side = 2.5 * float(np.hypot(dx, dy))
+        if roi_side < 4.0:
+            return None
+        size = self.landmarker.size
+        r = np.vstack(
+            [crop_transform(kp[0, 0], kp[0, 1], roi_side, float(np.degrees(np.arctan2(dx, -dy))), size), [0, 0, 1]]
+        )
+        full = r @ m  # frame -> region of interest, in one warp
+        roi = cv2.warpAffine(frame, full[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        lm = self.landmarker.landmarks(roi)
+        if lm is None:
+            return None
+        lm[:, :2] = apply_affine(invert_affine(full[:2]), lm[:, :2])
+        if hflip:
+            from graphs import get_layout
+
+            lm = lm[get_layout("blazepose33").flip_index].copy()
+        return lm
+
+    def close(self) -> None:
+        self._it = None
+        self.landmarker.close()
+
+
+#: ``build_blazepose`` backends: ``solution`` (:class:`BlazePose`, mediapipe's solution API;
+#: the default, the most accurate in ``bench/quality_presets.py``) and ``direct``
+#: (:class:`BlazePoseDirect`, LiteRT: faster, less accurate there; README, "Quality presets")
+BACKENDS = ("solution", "direct")
+
+
+def build_blazepose(backend: str = "solution") -> _OnCrop:
+    """The embedded BlazePose model that detection and pose estimation share."""
+    if backend not in BACKENDS:
+        raise PosekitError(f"unknown BlazePose backend {backend!r}; expected one of {list(BACKENDS)}")
+    if backend == "solution":
+        return BlazePose()
+    try:
+        return BlazePoseDirect()
+    except ImportError as exc:
+        raise PosekitError(f"--blazepose direct needs ai-edge-litert (requirements/nodeps.txt): {exc}") from None

@@ -59,14 +59,14 @@ def extract_labelled(
 
     from tqdm import tqdm
 
-    from posekit.pose.blazepose import BlazePose
+    from posekit.pose.blazepose import build_blazepose
     from posekit.pose.detect import BlazePoseDetector
     from posekit.pose.estimate import BlazePoseEstimator
     from posekit.pose.pipeline import ExtractConfig, extract
 
     images = [Path(p) for p in images]
     clips_arr = np.arange(len(images)) if clips is None else np.asarray(clips)
-    model = model or BlazePose()
+    model = model or build_blazepose()
     detector = BlazePoseDetector(model=model)
     estimator = BlazePoseEstimator(model=model, mapping=mapping)
     n_src = get_layout("blazepose33").num_joints

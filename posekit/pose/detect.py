@@ -128,9 +128,9 @@ class BlazePoseDetector:
         tile_angles: Sequence[float] = (0, 180),
         model=None,
     ):
-        from posekit.pose.blazepose import BlazePose
+        from posekit.pose.blazepose import build_blazepose
 
-        self.model = model or BlazePose()
+        self.model = model or build_blazepose()
         self.angles = tuple(angles)
         self.roi_angles = tuple(roi_angles)
         self.roi_context = roi_context
@@ -267,14 +267,16 @@ def build_detector(
     checkpoint: str | None = None,
     device: str = "cpu",
     trust_checkpoint: bool = False,
+    model=None,
 ) -> Detector:
-    """``blazepose`` (default), ``hog``, ``blazepose+hog`` or ``mmdet`` (needs config + checkpoint)."""
+    """``blazepose`` (default), ``hog``, ``blazepose+hog`` or ``mmdet`` (needs config + checkpoint).
+    ``model``: the BlazePose model to run (:func:`posekit.pose.blazepose.build_blazepose`)."""
     if kind == "blazepose":
-        return BlazePoseDetector()
+        return BlazePoseDetector(model=model)
     if kind == "hog":
         return HOGDetector()
     if kind == "blazepose+hog":
-        return CompositeDetector([BlazePoseDetector(), HOGDetector()])
+        return CompositeDetector([BlazePoseDetector(model=model), HOGDetector()])
     if kind == "mmdet":
         if not (config and checkpoint):
             raise PosekitError("--detector mmdet needs --det-config and --det-checkpoint")

@@ -132,11 +132,11 @@ class BlazePoseEstimator:
         mapping: str | Path | None = None,
         landmarker=None,
     ):
-        from posekit.pose.blazepose import BlazePose
+        from posekit.pose.blazepose import build_blazepose
 
-        self.model = model or BlazePose()
+        self.model = model or build_blazepose()
         # the direct landmark network for the temporal path (built on first use; False: unavailable)
-        self._landmarker = landmarker
+        self._landmarker = landmarker or getattr(self.model, "landmarker", None)
         self.angles = tuple(angles)
         self.hflip = hflip
         self.context = context

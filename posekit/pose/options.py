@@ -22,7 +22,10 @@ class ExtractionModels:
     ``det_config`` / ``det_checkpoint``: the mmdet model for ``detector="mmdet"``;
     ``pose_config`` / ``pose_checkpoint``: the mmpose model for ``pose="mmpose"``;
     ``pose_mapping``: the BlazePose -> MPII-16 mapping (None: the shipped calibrated one);
-    ``trust_checkpoint``: allow checkpoints that are not weights-only (they can run code)."""
+    ``trust_checkpoint``: allow checkpoints that are not weights-only (they can run code);
+    ``blazepose``: how the embedded BlazePose runs (``solution`` / ``direct``:
+    :func:`posekit.pose.blazepose.build_blazepose`), one model shared by the detector and
+    the estimator."""
 
     detector: str = "blazepose"
     det_config: str | None = None
@@ -33,6 +36,7 @@ class ExtractionModels:
     pose_mapping: str | None = None
     device: str = "cpu"
     trust_checkpoint: bool = False
+    blazepose: str = "solution"
 
     def __post_init__(self) -> None:
         from posekit.errors import PosekitError
@@ -41,6 +45,10 @@ class ExtractionModels:
             raise PosekitError(f"unknown detector {self.detector!r}; expected one of {list(DETECTORS)}")
         if self.pose not in ESTIMATORS:
             raise PosekitError(f"unknown pose estimator {self.pose!r}; expected one of {list(ESTIMATORS)}")
+        from posekit.pose.blazepose import BACKENDS
+
+        if self.blazepose not in BACKENDS:
+            raise PosekitError(f"unknown BlazePose backend {self.blazepose!r}; expected one of {list(BACKENDS)}")
         for name in ("det_config", "det_checkpoint", "pose_config", "pose_checkpoint", "pose_mapping"):
             v = getattr(self, name)
             if isinstance(v, Path):
@@ -59,16 +67,26 @@ class ExtractionModels:
             pose_mapping=args.pose_mapping,
             device=args.device,
             trust_checkpoint=bool(args.trust_checkpoint),
+            blazepose=getattr(args, "blazepose", "solution"),
         )
 
     def build(self) -> tuple[Any, Any]:
         """``(detector, estimator)`` ready for :func:`posekit.pose.pipeline.extract`."""
+        from posekit.pose.blazepose import build_blazepose
         from posekit.pose.detect import build_detector
         from posekit.pose.estimate import build_estimator
 
+        uses = "blazepose" in self.detector or self.pose == "blazepose"
+        model = build_blazepose(self.blazepose) if uses else None
         det = build_detector(
-            self.detector, self.det_config, self.det_checkpoint, self.device, trust_checkpoint=self.trust_checkpoint
+            self.detector,
+            self.det_config,
+            self.det_checkpoint,
+            self.device,
+            trust_checkpoint=self.trust_checkpoint,
+            model=model,
         )
+        kw = {"model": model} if self.pose == "blazepose" else {}
         est = build_estimator(
             self.pose,
             self.pose_config,
@@ -76,6 +94,7 @@ class ExtractionModels:
             self.device,
             mapping=self.pose_mapping,
             trust_checkpoint=self.trust_checkpoint,
+            **kw,
         )
         return det, est
 
