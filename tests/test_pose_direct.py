@@ -331,3 +331,30 @@ def test_extraction_models_share_one_blazepose_of_the_chosen_backend() -> None:
     assert isinstance(det.model, BlazePose) and est.model is det.model
     with pytest.raises(PosekitError, match="unknown BlazePose backend"):
         ExtractionModels(blazepose="gpu")
+
+
+class _ByAngle:
+    """A model whose pose is found at every angle, most confidently near 90 degrees."""
+
+    def __init__(self):
+        self.angles: list[float] = []
+
+    def on_crop(self, frame, cx, cy, side, angle=0.0, out_size=384, hflip=False):
+        self.angles.append(float(angle))
+        lm = _standing(0.0)
+        lm[:, 2] = 1.0 - min(abs(angle - 90.0), 360 - abs(angle - 90.0)) / 360.0
+        return lm
+
+
+def test_balanced_refines_only_at_the_most_confident_angles() -> None:
+    """``refine_angles``: the second pass runs at the angles whose first runs were the most
+    confident (here 45, 90 and 135 degrees), mirrored as the first; without it, at every angle."""
+    frame, box = np.zeros((240, 400, 3), np.uint8), np.array([150.0, 40.0, 250.0, 200.0])
+    model = _ByAngle()
+    est = BlazePoseEstimator(model=model, refine=True)
+    _, info = est.landmarks_one(frame, box, refine_angles=3)
+    first, second = model.angles[:16], model.angles[16:]
+    assert sorted(set(second)) == [45.0, 90.0, 135.0] and len(second) == 6 and info["runs"] == 22
+    model.angles.clear()
+    est.landmarks_one(frame, box)
+    assert model.angles[16:] == first

@@ -104,6 +104,18 @@ def _run_angles(
                 tags.append((a, flip, float(lm[:, 2].mean())))
 
 
+def _most_confident(tags: Sequence[tuple], n: int | None, angles: Sequence[float]) -> tuple[float, ...]:
+    """The ``n`` angles whose runs (``tags``: angle, mirrored, mean visibility) were the most
+    confident, in the order of ``angles``; every angle when ``n`` is None."""
+    if n is None:
+        return tuple(angles)
+    best: dict[float, float] = {}
+    for a, _, v in tags:
+        best[a] = max(best.get(a, 0.0), v)
+    keep = set(sorted(best, key=best.get, reverse=True)[:n])
+    return tuple(a for a in angles if a in keep)
+
+
 def roi_from_landmarks(lm: np.ndarray, scale: float = 1.25) -> tuple[float, float, float, float]:
     """The tracking region of interest of "BlazePose: On-device Real-time Body Pose
     tracking" (Bazarevsky et al., 2020) from a pose's 33 landmarks ``(33, >=2)``: centred on
@@ -259,10 +271,13 @@ class BlazePoseEstimator:
         angles: Sequence[float] | None = None,
         hflip: bool | None = None,
         refine: bool | None = None,
+        refine_angles: int | None = None,
     ) -> tuple[np.ndarray | None, dict]:
         """The fused BlazePose-33 landmarks ``(33, 3)`` of one box (None when no run found a
         person), before the layout mapping: what ``posekit fit-mapping`` calibrates on.
-        ``angles`` / ``hflip`` / ``refine`` override the estimator's own for this call."""
+        ``angles`` / ``hflip`` / ``refine`` override the estimator's own for this call;
+        ``refine_angles``: the refine pass runs only at that many angles whose first runs
+        were the most confident (None: at every angle)."""
         angles = self.angles if angles is None else angles
         hflip = self.hflip if hflip is None else hflip
         runs: list[np.ndarray] = []
@@ -276,7 +291,7 @@ class BlazePoseEstimator:
 
             refined = landmarks_box(fused)
             if refined is not None:  # a second pass framed on the first estimate; all runs vote
-                self._runs(frame, refined, runs, tags, angles, hflip)
+                self._runs(frame, refined, runs, tags, _most_confident(tags, refine_angles, angles), hflip)
                 fused = fuse_runs(runs, self._src.flip_index)
         best = max(tags, key=lambda t: t[2])
         return fused, {"runs": len(runs), "rotation": best[0], "mirrored": best[1]}

@@ -71,8 +71,9 @@ class ExtractConfig:
 #: chosen over at most ``init_frames`` first frames, with the detector's lighter
 #: ``start_detector`` search (``balanced``: the whole frame at 0 and 180 degrees and the tiles
 #: upright; the full search when that finds nobody), and the chosen detection is taken as
-#: the start frame's (``accurate`` detects there again). ``fast``'s full search (``search``)
-#: runs 4 angles x mirror without the refine pass. Chosen with ``python
+#: the start frame's (``accurate`` detects there again). A preset's full search (``search``)
+#: is lighter too: ``balanced`` refines only at the 3 angles whose first runs were the most
+#: confident, ``fast`` runs 4 angles x mirror without the refine pass. Chosen with ``python
 #: bench/quality_presets.py`` (README, "Quality presets"); the direct landmark network
 #: runs on the process's cores (:func:`posekit.pose.blazepose.set_num_threads`).
 QUALITY: dict[str, dict[str, Any] | None] = {
@@ -91,6 +92,7 @@ QUALITY: dict[str, dict[str, Any] | None] = {
         "passes": 2,  # 4 runs
         "init_frames": 3,
         "start_detector": {"angles": (0, 180), "tile_angles": (0,)},
+        "search": {"refine_angles": 3},  # 8 angles x mirror, refined at the 3 most confident
     },
     "accurate": None,
 }
