@@ -358,3 +358,15 @@ def test_balanced_refines_only_at_the_most_confident_angles() -> None:
     model.angles.clear()
     est.landmarks_one(frame, box)
     assert model.angles[16:] == first
+
+
+def test_a_single_frame_runs_the_full_search_in_every_preset() -> None:
+    """A photo has no next frame to reuse work for: the presets' lighter start is not used."""
+    from posekit.pose.pipeline import ExtractConfig, track_athlete
+    from posekit.pose.video import Clip
+
+    clip = Clip([np.zeros((200, 240, 3), np.uint8)], np.arange(1), 10.0, "generated")
+    for q in ("fast", "balanced", "accurate"):
+        calls: list = []
+        res = track_athlete(clip, _Recorded(calls), None, ExtractConfig(progress=False, quality=q), _PoseOnBox(set()))
+        assert calls == [(0, None), (0, None)] and "single-frame rule" in res.chosen_by, q

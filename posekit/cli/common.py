@@ -79,7 +79,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default="balanced",
         help="accurate: detector + 8 angles x mirror on every frame; balanced (default) / fast: once tracked, "
         "BlazePose's landmark network alone on the region the previous pose gives (2 passes / 1 pass, x mirror), "
-        "the full search when unsure; fast also chooses the athlete over 3 frames with a lighter first search",
+        "the full search when unsure; both choose the athlete over 3 frames with lighter searches "
+        "(README, 'Quality presets')",
     )
     p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"

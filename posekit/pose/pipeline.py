@@ -122,7 +122,7 @@ def _initial_box(
     in any of them, the full one runs."""
     if first_box is not None:
         return 0, np.asarray(first_box, float)[:4], "given (--first-box)"
-    preset = QUALITY[cfg.quality] or {}
+    preset = _preset(cfg, len(clip)) or {}
     T, n = len(clip), min(cfg.init_frames, preset.get("init_frames", cfg.init_frames), len(clip))
     light = _lighter(detector, preset.get("start_detector"))
     t0 = time.perf_counter()
@@ -143,6 +143,12 @@ def _initial_box(
         if box is not None:
             return t, box, "single-frame rule: confidence x sqrt(box area) x centrality"
     return None
+
+
+def _preset(cfg: ExtractConfig, frames: int) -> dict[str, Any] | None:
+    """What ``cfg.quality`` runs on a clip of ``frames`` frames: a single frame (a photo) has
+    no next frame to reuse the work for, so every preset runs the full search there."""
+    return QUALITY[cfg.quality] if frames > 1 else None
 
 
 def _lighter(detector, options: dict | None):
@@ -391,7 +397,7 @@ def track_athlete(
         return res
     start, det0, res.chosen_by = init
     tracker, last = AthleteTracker(det0[:4], cfg.tracker, clip.size), None
-    preset, previous = QUALITY[cfg.quality], {}
+    preset, previous = _preset(cfg, T), {}
     # the presets take the start frame's detection as found (the full search runs it again)
     given = det0[None] if preset is not None and len(det0) == 5 else None
     for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
