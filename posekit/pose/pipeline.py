@@ -71,9 +71,10 @@ class ExtractConfig:
 #: chosen over at most ``init_frames`` first frames, with the detector's lighter
 #: ``start_detector`` search (``balanced``: the whole frame at 0 and 180 degrees and the tiles
 #: upright; the full search when that finds nobody), and the chosen detection is taken as
-#: the start frame's (``accurate`` detects there again). A preset's full search (``search``)
-#: is lighter too: ``balanced`` refines only at the 3 angles whose first runs were the most
-#: confident, ``fast`` runs 4 angles x mirror without the refine pass. Chosen with ``python
+#: the start frame's (``accurate`` detects there again). A preset's full search is lighter
+#: too: ``balanced`` refines the start frame's (``start_search``) only at the 3 angles whose
+#: first runs were the most confident, ``fast`` runs 4 angles x mirror without the refine
+#: pass (``search``, also on fall-backs). Chosen with ``python
 #: bench/quality_presets.py`` (README, "Quality presets"); the direct landmark network
 #: runs on the process's cores (:func:`posekit.pose.blazepose.set_num_threads`).
 QUALITY: dict[str, dict[str, Any] | None] = {
@@ -92,7 +93,9 @@ QUALITY: dict[str, dict[str, Any] | None] = {
         "passes": 2,  # 4 runs
         "init_frames": 3,
         "start_detector": {"angles": (0, 180), "tile_angles": (0,)},
-        "search": {"refine_angles": 3},  # 8 angles x mirror, refined at the 3 most confident
+        # the start frame's full search: 8 angles x mirror, refined at the 3 most confident
+        # (fall-backs, where the temporal pose failed, keep the refine at every angle)
+        "start_search": {"refine_angles": 3},
     },
     "accurate": None,
 }
@@ -402,6 +405,8 @@ def track_athlete(
     given = det0[None] if preset is not None and len(det0) == 5 else None
     for t in tqdm(range(start, T), desc="track", disable=not cfg.progress, leave=False):
         near = None if preset is None or estimator is None else {**preset, **previous}
+        if near is not None and t == start and "start_search" in near:
+            near["search"] = near["start_search"]
         t0 = time.perf_counter()
         f = _track_frame(tracker, clip, t, detector, estimator, last, timing, near, given if t == start else None)
         res.frame_seconds[t] = round(time.perf_counter() - t0, 4)
