@@ -370,3 +370,22 @@ def test_a_single_frame_runs_the_full_search_in_every_preset() -> None:
         calls: list = []
         res = track_athlete(clip, _Recorded(calls), None, ExtractConfig(progress=False, quality=q), _PoseOnBox(set()))
         assert calls == [(0, None), (0, None)] and "single-frame rule" in res.chosen_by, q
+
+
+def test_clips_made_before_a_model_option_existed_stay_done(tmp_path: Path) -> None:
+    """A report written before ``blazepose`` existed meant the solution API: the clip is done
+    for the default options and recomputed for ``direct``; a report without options is not done."""
+    import json
+
+    from posekit.pose.batch import _is_done, run_options
+    from posekit.pose.options import ExtractionModels
+    from posekit.pose.pipeline import ExtractConfig
+
+    old = run_options(ExtractionModels(), ExtractConfig())
+    del old["models"]["blazepose"]
+    (tmp_path / "a.npz").write_bytes(b"")
+    (tmp_path / "a.report.json").write_text(json.dumps({"options": old}))
+    assert _is_done(tmp_path, "a", run_options(ExtractionModels(), ExtractConfig()))
+    assert not _is_done(tmp_path, "a", run_options(ExtractionModels(blazepose="direct"), ExtractConfig()))
+    (tmp_path / "a.report.json").write_text(json.dumps({"qc": {}}))
+    assert not _is_done(tmp_path, "a", run_options(ExtractionModels(), ExtractConfig()))

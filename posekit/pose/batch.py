@@ -124,9 +124,14 @@ def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
     if not (npz.exists() and rep.exists()):
         return False
     try:
-        return json.loads(rep.read_text()).get("options") == json.loads(json.dumps(options))
+        stored = json.loads(rep.read_text()).get("options")
     except (OSError, ValueError):
         return False  # an unreadable report: compute the clip again
+    if not isinstance(stored, dict) or not isinstance(stored.get("models"), dict):
+        return False
+    # a model option added after the clip was made meant its default then (e.g. blazepose)
+    stored = {**stored, "models": {**ExtractionModels().to_dict(), **stored["models"]}}
+    return stored == json.loads(json.dumps(options))
 
 
 _BUILT: dict[ExtractionModels, tuple[Any, Any]] = {}
