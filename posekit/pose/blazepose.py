@@ -9,6 +9,7 @@ pose estimator (through :mod:`posekit.pose.detect` and :mod:`posekit.pose.estima
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -147,6 +148,28 @@ class BlazePose(_OnCrop):
 LANDMARK_MODEL = ("modules", "pose_landmark", "pose_landmark_full.tflite")
 
 
+def _wheel_model(parts: tuple[str, ...], what: str, threads: int | None) -> tuple[Any, int, dict[str, int]]:
+    """A LiteRT interpreter of one of BlazePose's networks in the mediapipe wheel: the
+    interpreter, its input's index and its outputs' indices by name."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise PosekitError(
+            f"ai-edge-litert is needed to run BlazePose's {what} network directly (it is in requirements/nodeps.txt)"
+        ) from exc
+    from pathlib import Path
+
+    import mediapipe
+
+    path = Path(mediapipe.__file__).parent.joinpath(*parts)
+    if not path.is_file():
+        raise PosekitError(f"{path}: BlazePose's {what} model is missing from the mediapipe wheel")
+    it = Interpreter(model_path=str(path), num_threads=threads or num_threads())
+    it.allocate_tensors()
+    outs = {d["name"]: d["index"] for d in it.get_output_details()}
+    return it, it.get_input_details()[0]["index"], outs
+
+
 class BlazePoseLandmarker(_OnCrop):
     """BlazePose full's landmark model run directly on a region of interest, without the
     solution API's person detector inside the crop (LiteRT, ``ai-edge-litert``).
@@ -164,23 +187,7 @@ class BlazePoseLandmarker(_OnCrop):
     size = 256
 
     def __init__(self, threads: int | None = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise PosekitError(
-                "ai-edge-litert is needed for BlazePose's direct landmark path (it is in requirements/nodeps.txt)"
-            ) from exc
-        from pathlib import Path
-
-        import mediapipe
-
-        path = Path(mediapipe.__file__).parent.joinpath(*LANDMARK_MODEL)
-        if not path.is_file():
-            raise PosekitError(f"{path}: BlazePose's landmark model is missing from the mediapipe wheel")
-        self._it = Interpreter(model_path=str(path), num_threads=threads or num_threads())
-        self._it.allocate_tensors()
-        self._in = self._it.get_input_details()[0]["index"]
-        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._it, self._in, outs = _wheel_model(LANDMARK_MODEL, "landmark", threads)
         self._landmarks, self._presence = outs["Identity"], outs["Identity_1"]
         self.calls = 0
 
@@ -244,14 +251,10 @@ def decode_detections(
     cx, cy, w, h = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1], r[:, 2], r[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
     kps = r[:, 4:12].reshape(-1, 4, 2) + a[:, None, :]
+    from posekit.pose.detect import box_iou_np
+
     top = int(np.argmax(s[keep]))
-    x0 = np.maximum(boxes[:, 0], boxes[top, 0])
-    y0 = np.maximum(boxes[:, 1], boxes[top, 1])
-    x1 = np.minimum(boxes[:, 2], boxes[top, 2])
-    y1 = np.minimum(boxes[:, 3], boxes[top, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    overlap = inter / np.maximum(area + area[top] - inter, 1e-9)
+    overlap = box_iou_np(boxes[top : top + 1], boxes)[0]
     wts = s[keep] * (overlap > iou)
     wts[top] = s[keep][top]
     return (kps * wts[:, None, None]).sum(0) / wts.sum()
@@ -274,18 +277,7 @@ class BlazePoseDirect(_OnCrop):
     size = 224
 
     def __init__(self, min_score: float = 0.3, threads: int | None = None):
-        from pathlib import Path
-
-        import mediapipe
-        from ai_edge_litert.interpreter import Interpreter
-
-        path = Path(mediapipe.__file__).parent.joinpath(*DETECTION_MODEL)
-        if not path.is_file():
-            raise PosekitError(f"{path}: BlazePose's detection model is missing from the mediapipe wheel")
-        self._it = Interpreter(model_path=str(path), num_threads=threads or num_threads())
-        self._it.allocate_tensors()
-        self._in = self._it.get_input_details()[0]["index"]
-        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._it, self._in, outs = _wheel_model(DETECTION_MODEL, "detection", threads)
         self._raw, self._scores = outs["Identity"], outs["Identity_1"]
         self._anchors = ssd_anchors(self.size)
         self.landmarker = BlazePoseLandmarker(threads)  # also the temporal path's (estimate_tracked)
@@ -355,9 +347,4 @@ def build_blazepose(backend: str = "solution") -> _OnCrop:
     """The embedded BlazePose model that detection and pose estimation share."""
     if backend not in BACKENDS:
         raise PosekitError(f"unknown BlazePose backend {backend!r}; expected one of {list(BACKENDS)}")
-    if backend == "solution":
-        return BlazePose()
-    try:
-        return BlazePoseDirect()
-    except ImportError as exc:
-        raise PosekitError(f"--blazepose direct needs ai-edge-litert (requirements/nodeps.txt): {exc}") from None
+    return BlazePose() if backend == "solution" else BlazePoseDirect()
