@@ -141,18 +141,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="as clips only, no oracle row")
     ap.add_argument("--quality", default="balanced", help="the extraction preset (default: the CLI's, balanced)")
-    ap.add_argument("--blazepose", default="solution", help="how BlazePose runs in the pipeline (solution, direct)")
+    ap.add_argument(
+        "--blazepose",
+        default="auto",
+        help="how BlazePose runs in the pipeline (auto: by --quality, as the CLI; solution, direct)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pckh_finediving.json")
     args = ap.parse_args(argv)
     root = shared_data("finediving", "pose_frames")
     if root is None:
         print("pckh_finediving: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
-    from posekit.pose.blazepose import BlazePose, build_blazepose
+    from posekit.pose.blazepose import BlazePose, backend_for, build_blazepose
 
     ann, images, true, vis, dives = load_labelled_dives(root)
     base = score(whole_frame_baseline(images, BlazePose()), true, vis, dives)
-    model = build_blazepose(args.blazepose)  # the pipeline's (the baseline is the solution API's)
+    # the pipeline's BlazePose (the baseline is the solution API's)
+    model = build_blazepose(backend_for(args.quality, args.blazepose))
     results = {
         m: run_mode(m, images, true, vis, dives, model, args.quality)
         for m in (["clips"] if args.quick else ["clips", "single"])

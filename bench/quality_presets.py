@@ -9,8 +9,9 @@ detection, tracking, cropping or pose). Each dive is extracted with a BlazePose 
 mapping fitted on the other two dives only (on the landmarks the accurate pipeline found
 there), the same mappings for every preset. Baseline measured in the same run: BlazePose
 once on the whole frame (frames/s and PCKh). ``--blazepose``: how the
-pipeline runs BlazePose (the baseline is always mediapipe's solution API on the whole
-frame). Prints per preset: frames/s (455x256, this
+pipeline runs BlazePose (default ``auto``, as ``posekit extract``: the direct backend for
+``fast``, the solution API for the others; the baseline is always mediapipe's solution API
+on the whole frame). Prints per preset: frames/s (455x256, this
 machine), pose runs per frame, the share of frames on the temporal path, PCKh@0.5 overall,
 per dive and per joint, and the ratios to the baseline and to ``accurate``; and where the
 time goes: seconds per clip choosing the athlete at the start (the detector on the first
@@ -37,26 +38,32 @@ from posekit.paths import shared_data
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=["accurate", "balanced", "fast"])
-    ap.add_argument("--blazepose", default="solution", help="how BlazePose runs in the pipeline (solution, direct)")
+    ap.add_argument(
+        "--blazepose",
+        default="auto",
+        help="how BlazePose runs in the pipeline (auto: by the preset, as the CLI: direct for fast; solution, direct)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "quality_presets.json")
     args = ap.parse_args(argv)
     root = shared_data("finediving", "pose_frames")
     if root is None:
         print("quality_presets: ../shared/data/finediving/pose_frames not found", file=sys.stderr)
         return 1
-    from posekit.pose.blazepose import BlazePose, build_blazepose
+    from posekit.pose.blazepose import BlazePose, backend_for, build_blazepose
     from posekit.pose.calibrate import extract_labelled, held_out_extraction
 
     _, images, true, vis, dives = load_labelled_dives(root)
     t0 = time.perf_counter()
     base = score(whole_frame_baseline(images, BlazePose()), true, vis, dives)
     base["frames_per_s"] = len(images) / (time.perf_counter() - t0)
-    model = build_blazepose(args.blazepose)
+    models = {b: build_blazepose(b) for b in {backend_for(q, args.blazepose) for q in ["accurate", *args.presets]}}
+    model = models[backend_for("accurate", args.blazepose)]  # the mappings are fitted on its landmarks
     landmarks = extract_labelled(images, dives, model=model, quality="accurate", progress=False).landmarks
     rows = {}
     for q in args.presets:
+        m = models[backend_for(q, args.blazepose)]
         t0 = time.perf_counter()
-        run = held_out_extraction(images, landmarks, true, vis, dives, dives, model=model, progress=False, quality=q)
+        run = held_out_extraction(images, landmarks, true, vis, dives, dives, model=m, progress=False, quality=q)
         secs = time.perf_counter() - t0
         runs = [r for rep in run.reports for r in rep["pose_runs"]]
         temporal = [x for rep in run.reports for x in rep["temporal"]]
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "start_seconds_per_clip": float(np.mean([rep["seconds"]["start"] for rep in run.reports])),
             "temporal_frames_per_s": len(tracked_s) / sum(tracked_s) if tracked_s else None,
             "tracking": tracking_summary(run, dives),
+            "blazepose": type(m).__name__,
         }
     ref = rows.get("accurate", next(iter(rows.values())))
     print(
@@ -96,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{j} " + "/".join(f"{r['per_joint'][j]:.2f}" for r in rows.values()) for j in get_layout("mpii16").joints
         )
     )
-    print(f"BlazePose in the pipeline: {type(model).__name__} (--blazepose {args.blazepose})")
+    used = ", ".join(f"{q} {r['blazepose']}" for q, r in rows.items())
+    print(f"BlazePose in the pipeline (--blazepose {args.blazepose}): {used}")
     write_json(
         args.out,
         {
             "frames": len(images),
-            "blazepose": type(model).__name__,
+            "blazepose": args.blazepose,
             "baseline_whole_frame": base,
             "presets": rows,
         },

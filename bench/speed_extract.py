@@ -24,7 +24,7 @@ from posekit.io import write_json
 from posekit.paths import REPO_ROOT, shared_data
 
 
-def pipeline_speed(n_frames: int | None, blazepose: str = "solution") -> dict:
+def pipeline_speed(n_frames: int | None, blazepose: str = "auto") -> dict:
     from posekit.pose import ExtractConfig, extract
     from posekit.pose.blazepose import BlazePose
     from posekit.pose.options import ExtractionModels
@@ -42,7 +42,7 @@ def pipeline_speed(n_frames: int | None, blazepose: str = "solution") -> dict:
     for f in clip.frames:
         model(f)
     base = (time.perf_counter() - t0) / len(clip)
-    det, est = ExtractionModels(blazepose=blazepose).build()
+    det, est = ExtractionModels(blazepose=blazepose).build("balanced")
     res = extract(clip, det, est, config=ExtractConfig(progress=False))
     sec = res.report["seconds"]
     return {
@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--blazepose", default="solution", help="how BlazePose runs in the pipeline (solution, direct)")
+    ap.add_argument(
+        "--blazepose",
+        default="auto",
+        help="how BlazePose runs in the pipeline (auto: as the CLI's balanced; solution, direct)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "speed_extract.json")
     args = ap.parse_args(argv)
     p = pipeline_speed(8 if args.quick else None, args.blazepose)

@@ -283,7 +283,9 @@ def test_ssd_anchors_and_weighted_suppression_decode_the_detector() -> None:
 def test_direct_blazepose_agrees_with_the_solution_api_on_real_frames(shared_data: Path) -> None:
     """BlazePose's two networks run directly (``BlazePoseDirect``, what ``--blazepose direct``
     runs) and mediapipe's solution API, on the same rotated (and mirrored) crops around the
-    athlete of real broadcast frames: they find a person on the same runs (at least 90 %),
+    athlete of real broadcast frames: they find a person on the same runs (at least 85 %: 90-95 %
+    depending on the CPU, 43 of 48 on an AVX2-only EPYC, where scores near the detector's
+    threshold fall the other way),
     and where both do, the median landmark is within 5 % of the body's extent on at least
     three runs in four (31 of 38 here; 93 % over all 51 frames at 8 angles x mirror on crops
     around the accurate pipeline's poses)."""
@@ -312,7 +314,7 @@ def test_direct_blazepose_agrees_with_the_solution_api_on_real_frames(shared_dat
                 extent = np.hypot(*(ref[:, :2].max(0) - ref[:, :2].min(0)))
                 close += np.median(np.linalg.norm(got[:, :2] - ref[:, :2], axis=1)) <= 0.05 * extent
     runs = len(images) * 8
-    assert same_presence >= 0.9 * runs and both >= 0.5 * runs
+    assert same_presence >= 0.85 * runs and both >= 0.5 * runs
     assert close >= 0.75 * both
 
 
@@ -331,6 +333,14 @@ def test_extraction_models_share_one_blazepose_of_the_chosen_backend() -> None:
     assert isinstance(det.model, BlazePose) and est.model is det.model
     with pytest.raises(PosekitError, match="unknown BlazePose backend"):
         ExtractionModels(blazepose="gpu")
+    # auto (the default): the direct backend for fast, the solution API for the other presets
+    assert isinstance(ExtractionModels().build("fast")[0].model, BlazePoseDirect)
+    assert isinstance(ExtractionModels(blazepose="solution").build("fast")[0].model, BlazePose)
+    assert [ExtractionModels().for_quality(q).blazepose for q in ("fast", "balanced", "accurate")] == [
+        "direct",
+        "solution",
+        "solution",
+    ]
 
 
 class _ByAngle:
@@ -374,7 +384,9 @@ def test_a_single_frame_runs_the_full_search_in_every_preset() -> None:
 
 def test_clips_made_before_a_model_option_existed_stay_done(tmp_path: Path) -> None:
     """A report written before ``blazepose`` existed meant the solution API: the clip is done
-    for the default options and recomputed for ``direct``; a report without options is not done."""
+    for the default options and recomputed for ``direct`` and for ``fast`` (which runs the direct
+    backend by default now); reports store the backend a run resolved ``auto`` to; a report
+    without options is not done."""
     import json
 
     from posekit.pose.batch import _is_done, run_options
@@ -387,5 +399,56 @@ def test_clips_made_before_a_model_option_existed_stay_done(tmp_path: Path) -> N
     (tmp_path / "a.report.json").write_text(json.dumps({"options": old}))
     assert _is_done(tmp_path, "a", run_options(ExtractionModels(), ExtractConfig()))
     assert not _is_done(tmp_path, "a", run_options(ExtractionModels(blazepose="direct"), ExtractConfig()))
+    fast = ExtractConfig(quality="fast")
+    old_fast = {**old, "quality": "fast"}
+    (tmp_path / "a.report.json").write_text(json.dumps({"options": old_fast}))
+    assert not _is_done(tmp_path, "a", run_options(ExtractionModels(), fast))  # made with the solution API
+    assert _is_done(tmp_path, "a", run_options(ExtractionModels(blazepose="solution"), fast))
+    assert run_options(ExtractionModels(), fast)["models"]["blazepose"] == "direct"
     (tmp_path / "a.report.json").write_text(json.dumps({"qc": {}}))
     assert not _is_done(tmp_path, "a", run_options(ExtractionModels(), ExtractConfig()))
+
+
+def test_a_pose_far_larger_than_the_athlete_does_not_reacquire_it() -> None:
+    """The tracker remembers the athlete's torso on its confident poses; a pose the landmarker
+    finds in the search region with a torso over ``max_size_ratio`` x that (a splash read as a
+    body) does not re-acquire the athlete, one of the athlete's size does."""
+    from posekit.pose.pipeline import _reacquire, _torso
+    from posekit.pose.track import AthleteTracker
+
+    pose = np.zeros((16, 3), np.float32)
+    pose[:, 2] = 0.9
+    pose[[12, 13], :2] = [[100, 50], [120, 50]]  # r / l shoulder
+    pose[[2, 3], :2] = [[100, 90], [120, 90]]  # r / l hip
+    assert _torso(pose, "mpii16") == pytest.approx(40.0)
+    low = pose.copy()
+    low[2, 2] = 0.1
+    assert _torso(low, "mpii16") is None
+    tr = AthleteTracker(np.array([80.0, 30, 140, 200]), frame_size=(400, 300))
+    assert not tr.too_large(200.0)  # nothing known yet
+    for t in (40.0, 42.0, 38.0):
+        tr.update_size(t)
+    assert not tr.too_large(60.0) and tr.too_large(70.0)
+
+    class _Found:
+        layout = "mpii16"
+
+        def __init__(self, scale: float):
+            self.scale = scale
+
+        def estimate(self, frames, boxes):
+            p = body.copy()
+            p[:, :2] = (p[:, :2] - [110, 70]) * self.scale + [110, 70]
+            return p[None], [{"runs": 4, "rotation": 0.0}]
+
+    body = pose.copy()  # every joint on the body (shoulders to hips), all confident
+    others = [i for i in range(16) if i not in (2, 3, 12, 13)]
+    body[others, :2] = np.random.default_rng(0).uniform([100, 50], [120, 90], (len(others), 2))
+    frame = np.zeros((300, 400, 3), np.uint8)
+    pred = np.array([95.0, 40, 125, 100])  # both poses' boxes are plausible here: only the size differs
+    timing = {"pose": 0.0}
+    big, _, _ = _reacquire(tr, _Found(2.0), frame, pred, [pred], [], timing, 1.0, None)
+    same, _, _ = _reacquire(tr, _Found(1.0), frame, pred, [pred], [], timing, 1.0, None)
+    assert big is None and same is not None
+    tr.cfg.max_size_ratio = 100.0  # the size alone kept the large pose out
+    assert _reacquire(tr, _Found(2.0), frame, pred, [pred], [], timing, 1.0, None)[0] is not None

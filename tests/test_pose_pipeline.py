@@ -144,8 +144,10 @@ def test_real_broadcast_gif_flight(gif_result) -> None:
 @pytest.mark.slow
 def test_real_broadcast_gif_ends_lost_after_entry(gif_result) -> None:
     _, res = gif_result
-    # frame 17 on: splash and water; the track ends as lost and does not jump to anything else
-    assert res.status[-1] == LOST and all(s != TRACKED for s in res.status[17:])
+    # frame 17: the feet go into the splash (tracked on some CPUs, not on others: a borderline
+    # detection); frame 18 on: splash and water. The track ends as lost and does not jump to
+    # anything else (a splash read as a pose twice the diver's size does not re-acquire it)
+    assert res.status[-1] == LOST and all(s != TRACKED for s in res.status[18:])
 
 
 def test_cli_extract_and_resumable_dataset(tmp_path: Path) -> None:
@@ -223,17 +225,19 @@ def test_quality_presets_take_the_temporal_path_once_tracked(tmp_path: Path) -> 
     for q in ("accurate", "balanced", "fast"):
         res = extract(tc.clip, config=ExtractConfig(progress=False, quality=q))
         assert res.report["found_fraction"] >= 0.8, q
-        runs[q] = res.report
+        runs[q] = {**res.report, "model": res.skeleton.meta["model"]}
     bal, acc = runs["balanced"], runs["accurate"]
     assert not any(acc["temporal"]) and sum(bal["temporal"]) >= 6
     t = [i for i, x in enumerate(bal["temporal"]) if x]
     assert all(bal["pose_runs"][i] <= 12 for i in t) and min(acc["pose_runs"][i] for i in t) > 12
     assert all("tracked by the pose" in bal["how_found"][i] for i in t)
-    assert all(bal["pose_path"][i] == "direct" for i in t) and set(acc["pose_path"]) <= {"solution", "none"}
-    # fast: the athlete chosen over 3 frames, its first pose a 4 angles x mirror search without refine
+    assert all(bal["pose_path"][i] == "direct" for i in t) and set(acc["pose_path"]) <= {"search", "none"}
+    # fast: the athlete chosen over 2 frames, its first pose a 4 angles x mirror search without
+    # refine, with the direct BlazePose backend (the default for fast)
     fast = runs["fast"]
     first = fast["athlete_found"].index(True)
-    assert "over the first 3 frames" in fast["athlete_chosen_by"] and not fast["temporal"][first]
+    assert "over the first 2 frames" in fast["athlete_chosen_by"] and not fast["temporal"][first]
+    assert fast["model"] == "BlazePoseDirect" and acc["model"] == bal["model"] == "BlazePose"
     assert 0 < fast["pose_runs"][first] <= 16 and acc["pose_runs"][first] > 16
     with pytest.raises(PosekitError, match="unknown quality"):
         ExtractConfig(quality="best")

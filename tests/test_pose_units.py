@@ -49,6 +49,21 @@ def test_association_prefers_near_and_confident() -> None:
     assert strict.associate(pred, np.array([[110, 140, 125, 160, 0.9]])) is None  # a much smaller person
 
 
+def test_after_two_misses_only_someone_in_the_athlete_s_colours_resumes_the_track() -> None:
+    """Colours only weigh in the cost while the athlete is seen; once it was hidden for 2+
+    frames, a detection in other colours (a passer-by where it was predicted) is not taken."""
+    tr = AthleteTracker(np.array([100, 100, 140, 200.0]))
+    pred, cand = np.array([100, 100, 140, 200.0]), np.array([[102, 101, 142, 201, 0.9]])
+    far_colours, same_colours = [0.8], [0.2]
+    assert tr.associate(pred, cand, far_colours) == 0
+    tr.misses = 1
+    assert tr.associate(pred, cand, far_colours) == 0
+    tr.misses = 2
+    assert tr.associate(pred, cand, far_colours) is None
+    assert tr.associate(pred, cand, same_colours) == 0
+    assert tr.associate(pred, cand) == 0  # no colours known: the boxes decide
+
+
 def test_kalman_predicts_through_misses_then_loses() -> None:
     cfg = TrackerConfig(max_misses=2, smooth=True)
     tr = AthleteTracker(np.array([0, 0, 20, 40.0]), cfg)

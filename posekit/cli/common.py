@@ -66,10 +66,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--blazepose",
-        choices=["solution", "direct"],
-        default="solution",
-        help="how the embedded BlazePose runs: solution (default: mediapipe's solution API), direct (its detector "
-        "and landmark networks through LiteRT: faster, less accurate; README, 'Quality presets')",
+        choices=["auto", "solution", "direct"],
+        default="auto",
+        help="how the embedded BlazePose runs: solution (mediapipe's solution API), direct (its detector and "
+        "landmark networks through LiteRT: faster, less accurate with accurate / balanced); auto (default): "
+        "direct with --quality fast, solution otherwise (README, 'Quality presets')",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")

@@ -24,7 +24,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from posekit.pose.pipeline import ExtractConfig, extract
 
     check_outputs(args.out, args.overlay)
-    det, est = ExtractionModels.from_args(args).build()
+    det, est = ExtractionModels.from_args(args).build(args.quality)
     cfg = ExtractConfig(
         start=args.start,
         end=args.end,

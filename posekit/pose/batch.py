@@ -112,11 +112,16 @@ def run_options(models: ExtractionModels, config: ExtractConfig) -> dict[str, An
     """What a clip's outputs depend on, stored in its report: a rerun with other options
     recomputes the clip instead of keeping stale outputs."""
     return {
-        "models": models.to_dict(),
+        "models": models.for_quality(config.quality).to_dict(),  # the backend the run builds
         "num_frames": config.num_frames,
         "repeat_frames": config.repeat_frames,
         "quality": config.quality,
     }
+
+
+#: what a model option missing from a clip's report meant when the report was written: the
+#: option did not exist yet (``blazepose``: only the solution API ran then)
+_DEFAULTS_THEN = {**ExtractionModels().to_dict(), "blazepose": "solution"}
 
 
 def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
@@ -129,8 +134,8 @@ def _is_done(out: Path, clip_id: str, options: dict[str, Any]) -> bool:
         return False  # an unreadable report: compute the clip again
     if not isinstance(stored, dict) or not isinstance(stored.get("models"), dict):
         return False
-    # a model option added after the clip was made meant its default then (e.g. blazepose)
-    stored = {**stored, "models": {**ExtractionModels().to_dict(), **stored["models"]}}
+    # a model option added after the clip was made meant what its default was then
+    stored = {**stored, "models": {**_DEFAULTS_THEN, **stored["models"]}}
     return stored == json.loads(json.dumps(options))
 
 
@@ -225,8 +230,8 @@ def extract_dataset(
     Clips already extracted with the same options are skipped; clips extracted with other
     options are computed again. Outputs are the same whatever the engine."""
     out = Path(out_dir)
-    models = models or ExtractionModels()
     config = replace(config or ExtractConfig(), progress=False)
+    models = (models or ExtractionModels()).for_quality(config.quality)  # what the reports store
     if engine not in ("local", "ray"):
         raise PosekitError(f"unknown engine {engine!r}; expected local or ray")
     clips, missing = _sources(frames_root, videos, annotations)

@@ -270,8 +270,9 @@ class BlazePoseDirect(_OnCrop):
     one warp. Same ``on_crop`` as :class:`BlazePose` in about half its time with 2
     threads (:func:`set_num_threads`); its landmarks agree with the solution API's within
     5 % of the body's extent on 93 % of crops around real divers, but it finds a person on
-    more rotated crops than the solution API does, and extraction with it is less accurate
-    (``bench/quality_presets.py --blazepose direct``): an opt-in for throughput.
+    more rotated crops than the solution API does, and ``accurate`` / ``balanced`` extraction
+    with it is less accurate (``bench/quality_presets.py --blazepose direct``); ``fast`` runs
+    it by default (:func:`backend_for`), where it is both faster and more accurate.
     ``min_score``: the detector's threshold (the solution API's ``min_detection_confidence``)."""
 
     size = 224
@@ -338,9 +339,23 @@ class BlazePoseDirect(_OnCrop):
 
 
 #: ``build_blazepose`` backends: ``solution`` (:class:`BlazePose`, mediapipe's solution API;
-#: the default, the most accurate in ``bench/quality_presets.py``) and ``direct``
-#: (:class:`BlazePoseDirect`, LiteRT: faster, less accurate there; README, "Quality presets")
+#: the most accurate in ``bench/quality_presets.py``) and ``direct`` (:class:`BlazePoseDirect`,
+#: LiteRT: faster, less accurate there; README, "Quality presets"); ``auto`` (the default of
+#: ``--blazepose``) picks one by the quality preset (:func:`backend_for`)
 BACKENDS = ("solution", "direct")
+AUTO = "auto"
+
+
+def backend_for(quality: str, backend: str = AUTO) -> str:
+    """The BlazePose backend a run uses: ``backend`` when one is named; for ``auto``,
+    ``direct`` with ``--quality fast`` (the fastest pipeline: its detector and full searches
+    take half the time, and its PCKh on the real dives is higher than with the solution API,
+    ``bench/quality_presets.py``) and ``solution`` otherwise (the most accurate)."""
+    if backend not in (*BACKENDS, AUTO):
+        raise PosekitError(f"unknown BlazePose backend {backend!r}; expected one of {[*BACKENDS, AUTO]}")
+    if backend != AUTO:
+        return backend
+    return "direct" if quality == "fast" else "solution"
 
 
 def build_blazepose(backend: str = "solution") -> _OnCrop:

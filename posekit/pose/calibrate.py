@@ -54,19 +54,20 @@ def extract_labelled(
     clip (``clips[i]``: the clip of image ``i``, images in time order) as a frame folder, or
     each image alone (``clips=None``: a photo folder). Nothing of the labels is used:
     detection, the choice of the athlete, tracking, cropping, the pose and cleaning are the
-    pipeline's own. ``mapping``: the BlazePose -> MPII-16 mapping (None: the shipped one)."""
+    pipeline's own. ``mapping``: the BlazePose -> MPII-16 mapping (None: the shipped one);
+    ``model``: the BlazePose model (None: the one ``posekit extract`` builds for ``quality``)."""
     import tempfile
 
     from tqdm import tqdm
 
-    from posekit.pose.blazepose import build_blazepose
+    from posekit.pose.blazepose import backend_for, build_blazepose
     from posekit.pose.detect import BlazePoseDetector
     from posekit.pose.estimate import BlazePoseEstimator
     from posekit.pose.pipeline import ExtractConfig, extract
 
     images = [Path(p) for p in images]
     clips_arr = np.arange(len(images)) if clips is None else np.asarray(clips)
-    model = model or build_blazepose()
+    model = model or build_blazepose(backend_for(quality))
     detector = BlazePoseDetector(model=model)
     estimator = BlazePoseEstimator(model=model, mapping=mapping)
     n_src = get_layout("blazepose33").num_joints

@@ -7,7 +7,7 @@ batch extraction (every worker of it) build their models from it with :meth:`bui
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ class ExtractionModels:
     ``pose_mapping``: the BlazePose -> MPII-16 mapping (None: the shipped calibrated one);
     ``trust_checkpoint``: allow checkpoints that are not weights-only (they can run code);
     ``blazepose``: how the embedded BlazePose runs (``solution`` / ``direct``:
-    :func:`posekit.pose.blazepose.build_blazepose`), one model shared by the detector and
-    the estimator."""
+    :func:`posekit.pose.blazepose.build_blazepose`; ``auto``: by the quality preset,
+    :meth:`for_quality`), one model shared by the detector and the estimator."""
 
     detector: str = "blazepose"
     det_config: str | None = None
@@ -36,7 +36,7 @@ class ExtractionModels:
     pose_mapping: str | None = None
     device: str = "cpu"
     trust_checkpoint: bool = False
-    blazepose: str = "solution"
+    blazepose: str = "auto"
 
     def __post_init__(self) -> None:
         from posekit.errors import PosekitError
@@ -45,10 +45,10 @@ class ExtractionModels:
             raise PosekitError(f"unknown detector {self.detector!r}; expected one of {list(DETECTORS)}")
         if self.pose not in ESTIMATORS:
             raise PosekitError(f"unknown pose estimator {self.pose!r}; expected one of {list(ESTIMATORS)}")
-        from posekit.pose.blazepose import BACKENDS
+        from posekit.pose.blazepose import AUTO, BACKENDS
 
-        if self.blazepose not in BACKENDS:
-            raise PosekitError(f"unknown BlazePose backend {self.blazepose!r}; expected one of {list(BACKENDS)}")
+        if self.blazepose not in (*BACKENDS, AUTO):
+            raise PosekitError(f"unknown BlazePose backend {self.blazepose!r}; expected one of {[*BACKENDS, AUTO]}")
         for name in ("det_config", "det_checkpoint", "pose_config", "pose_checkpoint", "pose_mapping"):
             v = getattr(self, name)
             if isinstance(v, Path):
@@ -67,17 +67,26 @@ class ExtractionModels:
             pose_mapping=args.pose_mapping,
             device=args.device,
             trust_checkpoint=bool(args.trust_checkpoint),
-            blazepose=getattr(args, "blazepose", "solution"),
+            blazepose=getattr(args, "blazepose", "auto"),
         )
 
-    def build(self) -> tuple[Any, Any]:
-        """``(detector, estimator)`` ready for :func:`posekit.pose.pipeline.extract`."""
+    def for_quality(self, quality: str) -> ExtractionModels:
+        """These models with ``blazepose="auto"`` resolved for the ``quality`` preset
+        (:func:`posekit.pose.blazepose.backend_for`): what a run builds and what its reports
+        store."""
+        from posekit.pose.blazepose import backend_for
+
+        return replace(self, blazepose=backend_for(quality, self.blazepose))
+
+    def build(self, quality: str = "balanced") -> tuple[Any, Any]:
+        """``(detector, estimator)`` ready for :func:`posekit.pose.pipeline.extract` with the
+        ``quality`` preset (what ``blazepose="auto"`` resolves by)."""
         from posekit.pose.blazepose import build_blazepose
         from posekit.pose.detect import build_detector
         from posekit.pose.estimate import build_estimator
 
         uses = "blazepose" in self.detector or self.pose == "blazepose"
-        model = build_blazepose(self.blazepose) if uses else None
+        model = build_blazepose(self.for_quality(quality).blazepose) if uses else None
         det = build_detector(
             self.detector,
             self.det_config,

@@ -69,21 +69,24 @@ class ExtractConfig:
 #: back to that full search on the first frame, after a miss, and when the temporal pose is
 #: not confident or not where the athlete should be. The start is cheaper too: the athlete is
 #: chosen over at most ``init_frames`` first frames, with the detector's lighter
-#: ``start_detector`` search (``balanced``: the whole frame at 0 and 180 degrees and the tiles
-#: upright; the full search when that finds nobody), and the chosen detection is taken as
+#: ``start_detector`` search (``balanced`` and ``fast``: the whole frame at 0 and 180 degrees
+#: and the tiles upright; the full search when that finds nobody), and the chosen detection is taken as
 #: the start frame's (``accurate`` detects there again). A preset's full search is lighter
 #: too: ``balanced`` refines the start frame's (``start_search``) only at the 3 angles whose
 #: first runs were the most confident, ``fast`` runs 4 angles x mirror without the refine
-#: pass (``search``, also on fall-backs). Chosen with ``python
+#: pass (``search``, also on fall-backs) and runs with the direct BlazePose backend (its
+#: detector and full searches through LiteRT; ``--blazepose auto``,
+#: :func:`posekit.pose.blazepose.backend_for`). Chosen with ``python
 #: bench/quality_presets.py`` (README, "Quality presets"); the direct landmark network
 #: runs on the process's cores (:func:`posekit.pose.blazepose.set_num_threads`).
 QUALITY: dict[str, dict[str, Any] | None] = {
-    "fast": {
+    "fast": {  # with the direct BlazePose backend by default (--blazepose auto)
         "offsets": (0.0,),
         "mirror": True,
         "direct": True,
         "passes": 1,  # 2 runs (4 when the pose moved or turned)
-        "init_frames": 3,
+        "init_frames": 2,
+        "start_detector": {"angles": (0, 180), "tile_angles": (0,)},
         "search": {"angles": (0, 90, 180, 270), "refine": False},
     },
     "balanced": {
@@ -168,6 +171,24 @@ def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4
     if (pose[:, 2] >= min_conf).mean() < min_fraction:
         return None
     return landmarks_box(pose, min_vis=min_conf)
+
+
+_TORSO = (("l_shoulder", "r_shoulder", "l_hip", "r_hip"), ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+
+
+def _torso(pose: np.ndarray, layout: str, min_conf: float = 0.5) -> float | None:
+    """The pose's torso length in pixels (the shoulders' centre to the hips' centre), when the
+    layout has those four joints and all are confident; None otherwise."""
+    from graphs import get_layout
+
+    names = set(get_layout(layout).joints)
+    for four in _TORSO:
+        if set(four) <= names:
+            i = get_layout(layout).indices(four)
+            if (pose[i, 2] < min_conf).any():
+                return None
+            return float(np.linalg.norm(pose[i[:2], :2].mean(0) - pose[i[2:], :2].mean(0)))
+    return None
 
 
 def _estimate(estimator, frame: np.ndarray, box: np.ndarray, search: dict | None) -> tuple[np.ndarray, list[dict]]:
@@ -367,6 +388,8 @@ def _reacquire(
         if pb is not None and _inside_frame(pb, frame.shape) and tr.plausible(pred, pb, alternatives=alt):
             if tr.someone_else(colour_histogram(frame, pb)):
                 continue  # a pose in the region, but not in the athlete's colours (a spectator, a judge)
+            if tr.too_large(_torso(pose, getattr(estimator, "layout", "mpii16"))):
+                continue  # a body far larger than the athlete's (a splash read as a pose)
             where = "predicted region" if k == 0 else "camera-moved region"
             return (
                 pb[:4],
@@ -423,6 +446,8 @@ def track_athlete(
         res.boxes[t] = last = f["box"]
         if estimator is not None and f["pose"] is not None:
             res.poses[t], res.pose_info[t] = f["pose"], f["info"]
+            if f["status"] == TRACKED:
+                tracker.update_size(_torso(f["pose"], getattr(estimator, "layout", "mpii16")))
     _end_after_last_found(res)
     return res
 
@@ -489,6 +514,10 @@ def extract(
         else read_clip(video, cfg.start, cfg.end, cfg.num_frames, cfg.max_side, cfg.repeat_frames)
     )
     t_read = time.perf_counter() - t0
+    if detector is None and estimator is None:  # the offline default, one BlazePose model for the preset
+        from posekit.pose.options import ExtractionModels
+
+        detector, estimator = ExtractionModels().build(cfg.quality)
     detector = detector or build_detector("blazepose")
     estimator = estimator or build_estimator("blazepose")
 
@@ -506,6 +535,8 @@ def extract(
         "estimator": type(estimator).__name__,
         "detector": type(detector).__name__,
     }
+    if hasattr(estimator, "model"):  # the BlazePose backend the preset ran (BlazePose / BlazePoseDirect)
+        meta["model"] = type(estimator.model).__name__
     raw = SkeletonSequence(poses, layout=layout, fps=clip.fps, frame_indices=clip.indices, meta=meta)
     t0 = time.perf_counter()
     if raw.valid.any():
@@ -566,9 +597,9 @@ def qc_report(
         "rotation_used": [i.get("rotation") for i in info],
         "pose_runs": [int(i.get("runs") or 0) for i in info],  # BlazePose runs for the pose, per frame
         "temporal": [bool(i.get("temporal")) for i in info],  # the preset's temporal path (no detector)
-        # direct: BlazePose's landmark network on the region the last pose gives (LiteRT);
-        # solution: mediapipe's solution API (its detector inside each crop); none: no pose
-        "pose_path": [("direct" if i.get("direct") else "solution") if i.get("runs") else "none" for i in info],
+        # direct: BlazePose's landmark network alone on the region the last pose gives (LiteRT);
+        # search: the full search (BlazePose's detector inside each crop, then its landmarks); none: no pose
+        "pose_path": [("direct" if i.get("direct") else "search") if i.get("runs") else "none" for i in info],
         "joints_outside_box_dropped": outside,
         "cleaning": clean_report,
         # start: choosing the athlete over the first frames; per_frame: tracking + pose of each frame

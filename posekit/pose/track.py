@@ -72,9 +72,14 @@ class TrackerConfig:
     smooth: bool = False  # RTS smoothing of the filtered boxes (the pose is estimated online, on the raw box)
     appearance_weight: float = 0.5  # cost += weight x Bhattacharyya distance to the athlete's colour histogram
     appearance_rate: float = 0.3  # how fast the colour model follows the athlete (EMA on found frames)
-    # a pose found without the detector (the temporal path, re-acquisition by the landmarker) whose box's
-    # colours are farther than this from the athlete's (Bhattacharyya) is someone else
+    # a pose found without the detector (the temporal path, re-acquisition by the landmarker), or a detection
+    # after 2+ missed frames, whose box's colours are farther than this from the athlete's (Bhattacharyya) is
+    # someone else
     max_colour_distance: float = 0.7
+    # a pose the landmarker finds without the detector whose torso (shoulders' to hips' centre) is more
+    # than this times the athlete's recent torso is not the athlete (a splash, a crowd read as one body):
+    # a broadcast zooms over seconds, foreshortening only shortens a torso
+    max_size_ratio: float = 1.6
     widen_per_miss: float = 0.5  # the search region grows by this fraction of the box per missed frame
     compensate_camera: bool = True  # also predict the box moved with the camera (frame-to-frame registration)
     size_velocity: bool = False  # extrapolate the box size with a velocity (off: a random walk)
@@ -136,6 +141,7 @@ class AthleteTracker:
         self.lost = False
         self.started = False
         self.appearance: np.ndarray | None = None  # the athlete's colour histogram (EMA)
+        self.sizes: list[float] = []  # the athlete's torso lengths on its last confident poses
         self._xs: list[np.ndarray] = []
         self._ps: list[np.ndarray] = []
         self._fs: list[np.ndarray] = []
@@ -162,7 +168,8 @@ class AthleteTracker:
 
         ``appearance`` (optional, one per candidate): the Bhattacharyya distance of the
         candidate's colour histogram to the athlete's, added to the cost with
-        ``appearance_weight`` so that a spectator next to the diver loses the tie."""
+        ``appearance_weight`` so that a spectator next to the diver loses the tie; after 2+
+        missed frames a candidate farther than ``max_colour_distance`` is not taken."""
         if len(candidates) == 0:
             return None
         d = np.min(
@@ -177,6 +184,10 @@ class AthleteTracker:
             & (ratio <= self.cfg.max_area_ratio)
             & (ratio >= 1 / self.cfg.max_area_ratio)
         )
+        if appearance is not None and self.misses >= 2:
+            # after the athlete was hidden, whoever resumes the track must have its colours (as a
+            # pose the landmarker finds must): a passer-by where it was predicted does not
+            ok &= np.asarray(appearance, dtype=np.float64) <= self.cfg.max_colour_distance
         if not ok.any():
             return None
         cost = d - self.cfg.score_weight * scores
@@ -196,6 +207,18 @@ class AthleteTracker:
         """Whether a box with colour histogram ``hist`` is too far from the athlete's colours
         (``max_colour_distance``) to be the athlete; False before any colours are known."""
         return self.appearance is not None and bhattacharyya(hist, self.appearance) > self.cfg.max_colour_distance
+
+    def update_size(self, torso: float | None, keep: int = 5) -> None:
+        """Remember the athlete's torso length (pixels) from a confident pose (None: unknown)."""
+        if torso is not None and torso > 0:
+            self.sizes = [*self.sizes[-(keep - 1) :], float(torso)]
+
+    def too_large(self, torso: float | None) -> bool:
+        """Whether a pose with this torso length is too large to be the athlete (more than
+        ``max_size_ratio`` x the median of its recent torsos); False while unknown."""
+        if torso is None or not self.sizes:
+            return False
+        return torso > self.cfg.max_size_ratio * float(np.median(self.sizes))
 
     def gate(self) -> float:
         """The association gate in predicted-box diagonals (it widens with every miss)."""
