@@ -80,8 +80,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default="balanced",
         help="accurate: detector + 8 angles x mirror on every frame; balanced (default) / fast: once tracked, "
         "BlazePose's landmark network alone on the region the previous pose gives (2 passes / 1 pass, x mirror), "
-        "the full search when unsure; both choose the athlete over 3 frames with lighter searches "
-        "(README, 'Quality presets')",
+        "the full search when unsure; they choose the athlete over 3 / 2 frames with lighter searches; fast "
+        "runs BlazePose's direct backend by default (--blazepose auto; README, 'Quality presets')",
     )
     p.add_argument(
         "--repeat-frames", action="store_true", help="with --num-frames above the clip's length: repeat frames"
