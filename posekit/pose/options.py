@@ -45,10 +45,9 @@ class ExtractionModels:
             raise PosekitError(f"unknown detector {self.detector!r}; expected one of {list(DETECTORS)}")
         if self.pose not in ESTIMATORS:
             raise PosekitError(f"unknown pose estimator {self.pose!r}; expected one of {list(ESTIMATORS)}")
-        from posekit.pose.blazepose import AUTO, BACKENDS
+        from posekit.pose.blazepose import backend_for
 
-        if self.blazepose not in (*BACKENDS, AUTO):
-            raise PosekitError(f"unknown BlazePose backend {self.blazepose!r}; expected one of {[*BACKENDS, AUTO]}")
+        backend_for("balanced", self.blazepose)  # an unknown backend is a clear error here
         for name in ("det_config", "det_checkpoint", "pose_config", "pose_checkpoint", "pose_mapping"):
             v = getattr(self, name)
             if isinstance(v, Path):

@@ -181,10 +181,10 @@ def _torso(pose: np.ndarray, layout: str, min_conf: float = 0.5) -> float | None
     layout has those four joints and all are confident; None otherwise."""
     from graphs import get_layout
 
-    names = set(get_layout(layout).joints)
+    lay = get_layout(layout)
     for four in _TORSO:
-        if set(four) <= names:
-            i = get_layout(layout).indices(four)
+        if set(four) <= set(lay.joints):
+            i = lay.indices(four)
             if (pose[i, 2] < min_conf).any():
                 return None
             return float(np.linalg.norm(pose[i[:2], :2].mean(0) - pose[i[2:], :2].mean(0)))
