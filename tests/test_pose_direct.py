@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.pose.blazepose import apply_affine, crop_transform
+from posekit.pose.blazepose import CropLandmarker, apply_affine, crop_transform
 from posekit.pose.estimate import BlazePoseEstimator, roi_from_landmarks
 
 
@@ -41,7 +41,7 @@ def test_roi_turns_the_body_upright_and_holds_it(angle: float) -> None:
     assert side == pytest.approx(2 * 1.25 * 60.5, rel=0.01)  # 1.25 x the circumscribed circle
 
 
-class _Recorder:
+class _Recorder(CropLandmarker):
     """Stands in for the landmark network: records the regions asked for and answers with a
     fixed pose."""
 
@@ -318,6 +318,33 @@ def test_direct_blazepose_agrees_with_the_solution_api_on_real_frames(shared_dat
     assert close >= 0.75 * both
 
 
+def test_solution_api_runs_spread_over_graphs_give_the_same_landmarks(shared_data: Path) -> None:
+    """``BlazePose.on_crops`` (a frame's test-time runs) over 2 graphs in 2 threads returns,
+    in order, exactly what one graph returns run after run (found or not), and the whole
+    search (``landmarks_one``: 8 angles x mirror + refine) is unchanged by it."""
+    import cv2
+
+    from posekit.pose.blazepose import BlazePose
+
+    path = sorted((shared_data / "finediving" / "pose_frames" / "images").glob("*.jpg"))[20]
+    frame = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    crops = [(227.0, 128.0, 260.0, float(a), 384, flip) for a in range(0, 360, 45) for flip in (False, True)]
+    one, two = BlazePose(workers=1), BlazePose(workers=2)
+    try:
+        ref, got = [one.on_crop(frame, *c) for c in crops], two.on_crops(frame, crops)
+        assert len(two._graphs) == 2 and two.calls == len(crops)  # both graphs ran
+        assert sum(r is not None for r in ref) >= 4
+        for r, g in zip(ref, got, strict=True):
+            assert (r is None) == (g is None) and (r is None or np.array_equal(r, g))
+        box = np.array([150.0, 40.0, 300.0, 220.0])
+        a = BlazePoseEstimator(model=one).landmarks_one(frame, box)
+        b = BlazePoseEstimator(model=two).landmarks_one(frame, box)
+        assert a[1] == b[1] and np.array_equal(a[0], b[0])
+    finally:
+        one.close()
+        two.close()
+
+
 def test_extraction_models_share_one_blazepose_of_the_chosen_backend() -> None:
     """``ExtractionModels(blazepose=...)`` (``--blazepose``) builds one BlazePose model that the
     detector and the estimator share (the direct one's landmark network is also the temporal
@@ -343,7 +370,7 @@ def test_extraction_models_share_one_blazepose_of_the_chosen_backend() -> None:
     ]
 
 
-class _ByAngle:
+class _ByAngle(CropLandmarker):
     """A model whose pose is found at every angle, most confidently near 90 degrees."""
 
     def __init__(self):

@@ -8,7 +8,10 @@ pose estimator (through :mod:`posekit.pose.detect` and :mod:`posekit.pose.estima
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,11 @@ def num_threads() -> int:
         return _THREADS
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(4, cores))
+
+
+#: one test-time run of :meth:`CropLandmarker.on_crops`: centre x, y, side, angle (degrees),
+#: crop size, mirrored
+Crop = tuple[float, float, float, float, int, bool]
 
 
 def crop_transform(cx: float, cy: float, side: float, angle: float, out_size: int) -> np.ndarray:
@@ -86,10 +94,12 @@ def landmarks_on_crop(
     return lm
 
 
-class _OnCrop:
-    """``on_crop``: a landmark model run on a rotated square crop of a frame (optionally
-    mirrored), the landmarks mapped back to the frame; ``_crop_landmarks`` runs the model on
-    the crop and ``_size`` gives the crop's side for a requested ``out_size``."""
+class CropLandmarker:
+    """The interface detection and pose estimation use a landmark model through (subclass it
+    to plug in another model): ``on_crop``, the model run on a rotated square crop of a frame
+    (optionally mirrored), the landmarks mapped back to the frame, and ``on_crops``, a
+    frame's test-time runs at once; ``_crop_landmarks`` runs the model on the crop and
+    ``_size`` gives the crop's side for a requested ``out_size``."""
 
     def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -111,37 +121,87 @@ class _OnCrop:
         frame. A mirrored run has its left/right landmarks swapped back."""
         return landmarks_on_crop(self._crop_landmarks, frame, (cx, cy, side, angle), self._size(out_size), hflip)
 
+    def on_crops(self, frame: np.ndarray, crops: Sequence[Crop]) -> list[np.ndarray | None]:
+        """:meth:`on_crop` on each ``(cx, cy, side, angle, out_size, hflip)`` of ``crops``, in
+        order (the test-time runs of one frame). One after the other here; :class:`BlazePose`
+        spreads them over its workers."""
+        return [self.on_crop(frame, *c) for c in crops]
 
-class BlazePose(_OnCrop):
-    """mediapipe BlazePose (model_complexity 1, "full"), single image mode."""
 
-    def __init__(self, min_detection_confidence: float = 0.3, model_complexity: int = 1):
+class BlazePose(CropLandmarker):
+    """mediapipe BlazePose (model_complexity 1, "full"), single image mode.
+
+    The solution API runs a graph on one core per call; :meth:`on_crops` (a frame's
+    test-time runs) spreads the runs over ``workers`` graphs, one per thread (None:
+    :func:`num_threads`, the cores this process may use; batch engines give each worker its
+    share). Each run is the same computation whichever graph does it, so the landmarks are
+    the same as one after the other (``tests/test_pose_direct.py``)."""
+
+    def __init__(self, min_detection_confidence: float = 0.3, model_complexity: int = 1, workers: int | None = None):
         try:
-            import mediapipe as mp
+            import mediapipe  # noqa: F401
         except ImportError as exc:  # pragma: no cover - the pinned stack has it
             raise PosekitError("mediapipe==0.10.21 is needed for the embedded BlazePose model") from exc
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=model_complexity,
-            min_detection_confidence=min_detection_confidence,
-            enable_segmentation=False,
-        )
+        self._options = {"model_complexity": model_complexity, "min_detection_confidence": min_detection_confidence}
+        self._pose = self._graph()
+        self.workers = workers
+        self._pool: Any = None
+        self._local = threading.local()
+        self._graphs: list[Any] = []
+        self._lock = threading.Lock()
         self.calls = 0
 
-    def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        """``(33, 3)`` x, y (pixels of ``image``), visibility; None when no person is found."""
-        self.calls += 1
-        res = self._pose.process(np.ascontiguousarray(image))
+    def _graph(self) -> Any:
+        import mediapipe as mp
+
+        return mp.solutions.pose.Pose(static_image_mode=True, enable_segmentation=False, **self._options)
+
+    def _landmarks_with(self, pose: Any, image: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            self.calls += 1
+        res = pose.process(np.ascontiguousarray(image))
         if not res.pose_landmarks:
             return None
         h, w = image.shape[:2]
         return np.array([[p.x * w, p.y * h, p.visibility] for p in res.pose_landmarks.landmark], dtype=np.float32)
 
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        """``(33, 3)`` x, y (pixels of ``image``), visibility; None when no person is found."""
+        return self._landmarks_with(self._pose, image)
+
     def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray | None:
         return self(crop)
 
+    def _thread_graph(self) -> Any:
+        """This worker thread's own graph (a graph runs one image at a time)."""
+        pose = getattr(self._local, "pose", None)
+        if pose is None:
+            pose = self._local.pose = self._graph()
+            self._graphs.append(pose)
+        return pose
+
+    def _run_in_thread(self, frame: np.ndarray, crop: Crop) -> np.ndarray | None:
+        run = functools.partial(self._landmarks_with, self._thread_graph())
+        cx, cy, side, angle, out_size, hflip = crop
+        return landmarks_on_crop(run, frame, (cx, cy, side, angle), out_size, hflip)
+
+    def on_crops(self, frame: np.ndarray, crops: Sequence[Crop]) -> list[np.ndarray | None]:
+        n = min(self.workers or num_threads(), len(crops))
+        if n <= 1:
+            return super().on_crops(frame, crops)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.workers or num_threads(), thread_name_prefix="blazepose")
+        return list(self._pool.map(lambda c: self._run_in_thread(frame, c), crops))
+
     def close(self) -> None:
-        self._pose.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for pose in [self._pose, *self._graphs]:
+            pose.close()
+        self._graphs = []
 
 
 #: BlazePose full's landmark model inside the pinned mediapipe wheel
@@ -170,7 +230,7 @@ def _wheel_model(parts: tuple[str, ...], what: str, threads: int | None) -> tupl
     return it, it.get_input_details()[0]["index"], outs
 
 
-class BlazePoseLandmarker(_OnCrop):
+class BlazePoseLandmarker(CropLandmarker):
     """BlazePose full's landmark model run directly on a region of interest, without the
     solution API's person detector inside the crop (LiteRT, ``ai-edge-litert``).
 
@@ -260,7 +320,7 @@ def decode_detections(
     return (kps * wts[:, None, None]).sum(0) / wts.sum()
 
 
-class BlazePoseDirect(_OnCrop):
+class BlazePoseDirect(CropLandmarker):
     """BlazePose full's two networks run directly (LiteRT), as the solution API's
     single-image graph runs them: the person detector on the crop (224 x 224, values in
     [-1, 1]), the region of interest from its keypoints (centred on the hips, side 2.5 x the
@@ -358,7 +418,7 @@ def backend_for(quality: str, backend: str = AUTO) -> str:
     return "direct" if quality == "fast" else "solution"
 
 
-def build_blazepose(backend: str = "solution") -> _OnCrop:
+def build_blazepose(backend: str = "solution") -> CropLandmarker:
     """The embedded BlazePose model that detection and pose estimation share."""
     if backend not in BACKENDS:
         raise PosekitError(f"unknown BlazePose backend {backend!r}; expected one of {list(BACKENDS)}")

@@ -162,8 +162,8 @@ class BlazePoseDetector:
         for roi in rois or []:
             cx, cy, s = box_center_side(roi)
             runs += [(cx, cy, max(s * self.roi_context, 64.0), a) for a in self.roi_angles]
-        for cx, cy, s, a in runs:
-            lm = self.model.on_crop(frame, cx, cy, s, a, out_size=384 if s < side else 512)
+        crops = [(cx, cy, s, a, 384 if s < side else 512, False) for cx, cy, s, a in runs]
+        for lm in self.model.on_crops(frame, crops):
             if lm is None:
                 continue
             box = landmarks_box(lm)

@@ -92,16 +92,15 @@ def _closer_assignment(run: np.ndarray, ref: np.ndarray, flip_index: np.ndarray)
 def _run_angles(
     model, frame: np.ndarray, region: Sequence[float], angles: Sequence[float], hflip: bool, size: int, runs, tags
 ) -> None:
-    """``model.on_crop`` on the square ``region`` (centre x, y, side) at each angle (and
+    """``model.on_crops`` on the square ``region`` (centre x, y, side) at each angle (and
     mirrored); appends each run that found a person to ``runs`` and ``(angle, mirrored, mean
     visibility)`` to ``tags``."""
     cx, cy, side = region
-    for a in angles:
-        for flip in (False, True) if hflip else (False,):
-            lm = model.on_crop(frame, cx, cy, side, a, out_size=size, hflip=flip)
-            if lm is not None:
-                runs.append(lm)
-                tags.append((a, flip, float(lm[:, 2].mean())))
+    crops = [(cx, cy, side, a, size, flip) for a in angles for flip in ((False, True) if hflip else (False,))]
+    for (_, _, _, a, _, flip), lm in zip(crops, model.on_crops(frame, crops), strict=True):
+        if lm is not None:
+            runs.append(lm)
+            tags.append((a, flip, float(lm[:, 2].mean())))
 
 
 def _most_confident(tags: Sequence[tuple], n: int | None, angles: Sequence[float]) -> tuple[float, ...]:
