@@ -5,8 +5,10 @@
 Twelve clips cut from the 51 real FineDiving frames (each of the three dives in two halves,
 each half twice under another name, so a local Ray's start-up of a few seconds weighs as it
 would on a longer job, and it is included), extracted with the default pipeline by the
-serial engine (the baseline measured in the same run), the local process pool and a local
-Ray, ``--workers`` each; Ray twice: started (and stopped) by the call, as
+serial engine (the baseline measured in the same run: one process, which runs a frame's
+BlazePose runs on every core it may use), the serial engine held to one core (one worker
+of the other engines: what each added worker is compared with), the local process pool and
+a local Ray, ``--workers`` each; Ray twice: started (and stopped) by the call, as
 ``extract-dataset --engine ray`` on a machine without Ray, and joining a Ray that is
 already running (as on the user's cluster, ``--ray-address auto``: its start-up and
 shut-down are not the job's). Prints wall time, frames/s and the ratio to serial; checks
@@ -50,28 +52,36 @@ def make_clips(root: Path, frames_per_clip: int | None, copies: int = 2) -> tupl
     return clips, n
 
 
+#: name, engine, joins a running Ray, BlazePose threads (None: the cores the process may use)
 ENGINES = (
-    ("serial", "local", False),
-    ("process pool", "local", False),
-    ("ray", "ray", False),
-    ("ray, running cluster", "ray", True),
+    ("serial", "local", False, None),
+    ("serial, one core", "local", False, 1),
+    ("process pool", "local", False, None),
+    ("ray", "ray", False, None),
+    ("ray, running cluster", "ray", True, None),
 )
 
 
-def run(engine: str, workers: int, frames_root: Path, out: Path, clips: int, running: bool = False) -> float:
+def run(
+    engine: str, workers: int, frames_root: Path, out: Path, clips: int, running: bool = False, threads=None
+) -> float:
     """Seconds to extract every clip; ``running``: a Ray with ``workers`` CPUs is started first,
-    outside the timing, and stopped after it."""
+    outside the timing, and stopped after it; ``threads``: BlazePose's threads in the serial
+    engine (:func:`posekit.pose.blazepose.set_num_threads`)."""
     from posekit.pose.batch import extract_dataset
+    from posekit.pose.blazepose import set_num_threads
 
     if running:
         import ray
 
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    set_num_threads(threads)
     try:
         t0 = time.perf_counter()
         s = extract_dataset(out, frames_root, workers=workers, engine=engine)
         secs = time.perf_counter() - t0
     finally:
+        set_num_threads(None)
         if running:
             ray.shutdown()
     if s["succeeded"] != clips:
@@ -94,25 +104,25 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         n_clips, frames = make_clips(root / "frames", 3 if args.quick else None)
         rows, outs = {}, {}
-        for name, engine, running in ENGINES:
-            w = 1 if name == "serial" else args.workers
+        for name, engine, running, threads in ENGINES:
+            w = 1 if name.startswith("serial") else args.workers
             outs[name] = root / name.replace(" ", "_").replace(",", "")
-            secs = run(engine, w, root / "frames", outs[name], n_clips, running)
+            secs = run(engine, w, root / "frames", outs[name], n_clips, running, threads)
             rows[name] = {"workers": w, "seconds": secs, "frames_per_s": frames / secs}
         same = all(
             np.array_equal(SkeletonSequence.load(p).data, SkeletonSequence.load(outs[e] / p.name).data)
             for e in rows
             for p in outs["serial"].glob("*.npz")
         )
-    base = rows["serial"]["seconds"]
+    base, one = rows["serial"]["seconds"], rows["serial, one core"]["seconds"]
     print(f"{n_clips} clips, {frames} frames (455x256), default preset; same skeletons from every engine: {same}")
     for name, r in rows.items():
-        r["ratio_to_serial"] = base / r["seconds"]
+        r["ratio_to_serial"], r["ratio_to_one_core"] = base / r["seconds"], one / r["seconds"]
         print(
             f"  {name:<21} workers {r['workers']}  {r['seconds']:7.1f} s  {r['frames_per_s']:.2f} frames/s  "
-            f"{r['ratio_to_serial']:.2f}x serial"
+            f"{r['ratio_to_serial']:.2f}x serial  {r['ratio_to_one_core']:.2f}x one core"
         )
-    per_worker = max(r["frames_per_s"] / r["workers"] for k, r in rows.items() if k != "serial")
+    per_worker = max(r["frames_per_s"] / r["workers"] for k, r in rows.items() if not k.startswith("serial"))
     proj = {n: FINEDIVING_FRAMES / (per_worker * n) / 3600 for n in (1, 8, 64)}
     print(
         "projection (not measured): FineDiving, 288,000 frames, Ray workers like these at "
