@@ -324,6 +324,7 @@ def test_solution_api_runs_spread_over_graphs_give_the_same_landmarks(shared_dat
     search (``landmarks_one``: 8 angles x mirror + refine) is unchanged by it."""
     import cv2
 
+    from posekit.errors import PosekitError
     from posekit.pose.blazepose import BlazePose
 
     path = sorted((shared_data / "finediving" / "pose_frames" / "images").glob("*.jpg"))[20]
@@ -343,6 +344,8 @@ def test_solution_api_runs_spread_over_graphs_give_the_same_landmarks(shared_dat
     finally:
         one.close()
         two.close()
+    with pytest.raises(PosekitError, match="workers must be >= 1"):
+        BlazePose(workers=0)
 
 
 def test_extraction_models_share_one_blazepose_of_the_chosen_backend() -> None:

@@ -142,9 +142,11 @@ class BlazePose(CropLandmarker):
             import mediapipe  # noqa: F401
         except ImportError as exc:  # pragma: no cover - the pinned stack has it
             raise PosekitError("mediapipe==0.10.21 is needed for the embedded BlazePose model") from exc
+        if workers is not None and int(workers) < 1:
+            raise PosekitError(f"BlazePose workers must be >= 1 (or None: one per core), got {workers}")
         self._options = {"model_complexity": model_complexity, "min_detection_confidence": min_detection_confidence}
         self._pose = self._graph()
-        self.workers = workers
+        self.workers = None if workers is None else int(workers)
         self._pool: Any = None
         self._local = threading.local()
         self._graphs: list[Any] = []
