@@ -185,16 +185,16 @@ class BlazePose(CropLandmarker):
     def _run_in_thread(self, frame: np.ndarray, crop: Crop) -> np.ndarray | None:
         run = functools.partial(self._landmarks_with, self._thread_graph())
         cx, cy, side, angle, out_size, hflip = crop
-        return landmarks_on_crop(run, frame, (cx, cy, side, angle), out_size, hflip)
+        return landmarks_on_crop(run, frame, (cx, cy, side, angle), self._size(out_size), hflip)
 
     def on_crops(self, frame: np.ndarray, crops: Sequence[Crop]) -> list[np.ndarray | None]:
-        n = min(self.workers or num_threads(), len(crops))
-        if n <= 1:
+        workers = self.workers or num_threads()
+        if workers <= 1 or len(crops) <= 1:
             return super().on_crops(frame, crops)
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=self.workers or num_threads(), thread_name_prefix="blazepose")
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blazepose")
         return list(self._pool.map(lambda c: self._run_in_thread(frame, c), crops))
 
     def close(self) -> None:
