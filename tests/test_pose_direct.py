@@ -443,17 +443,25 @@ def test_a_pose_far_larger_than_the_athlete_does_not_reacquire_it() -> None:
     """The tracker remembers the athlete's torso on its confident poses; a pose the landmarker
     finds in the search region with a torso over ``max_size_ratio`` x that (a splash read as a
     body) does not re-acquire the athlete, one of the athlete's size does."""
+    from graphs import Layout
     from posekit.pose.pipeline import _reacquire, _torso
     from posekit.pose.track import AthleteTracker
 
     pose = np.zeros((16, 3), np.float32)
     pose[:, 2] = 0.9
-    pose[[12, 13], :2] = [[100, 50], [120, 50]]  # r / l shoulder
-    pose[[2, 3], :2] = [[100, 90], [120, 90]]  # r / l hip
+    pose[[12, 13, 7], :2] = [[100, 50], [120, 50], [110, 50]]  # r / l shoulder, thorax: mpii16's neck
+    pose[[2, 3, 6], :2] = [[100, 90], [120, 90], [110, 90]]  # r / l hip, pelvis: mpii16's root
     assert _torso(pose, "mpii16") == pytest.approx(40.0)
     low = pose.copy()
-    low[2, 2] = 0.1
+    low[6, 2] = 0.1
     assert _torso(low, "mpii16") is None
+    # a user's own layout: the torso is its root/neck, whatever the joints are called
+    joints = ["hip_c", "chest", "head", "hand", "foot"]
+    bones = [["hip_c", "chest"], ["chest", "head"], ["chest", "hand"], ["hip_c", "foot"]]
+    own = {"name": "climber5", "joints": joints, "bones": bones, "center": ["chest"], "root": ["hip_c"]}
+    mine = np.array([[0, 0, 0.9], [0, -30, 0.9], [0, -45, 0.9], [20, -40, 0.9], [0, 40, 0.9]], np.float32)
+    assert _torso(mine, Layout.from_dict(own)) is None  # no neck defined: no size rule
+    assert _torso(mine, Layout.from_dict({**own, "neck": ["chest"]})) == pytest.approx(30.0)
     tr = AthleteTracker(np.array([80.0, 30, 140, 200]), frame_size=(400, 300))
     assert not tr.too_large(200.0)  # nothing known yet
     for t in (40.0, 42.0, 38.0):
@@ -472,7 +480,7 @@ def test_a_pose_far_larger_than_the_athlete_does_not_reacquire_it() -> None:
             return p[None], [{"runs": 4, "rotation": 0.0}]
 
     body = pose.copy()  # every joint on the body (shoulders to hips), all confident
-    others = [i for i in range(16) if i not in (2, 3, 12, 13)]
+    others = [i for i in range(16) if i not in (2, 3, 6, 7, 12, 13)]
     body[others, :2] = np.random.default_rng(0).uniform([100, 50], [120, 90], (len(others), 2))
     frame = np.zeros((300, 400, 3), np.uint8)
     pred = np.array([95.0, 40, 125, 100])  # both poses' boxes are plausible here: only the size differs

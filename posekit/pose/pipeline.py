@@ -14,10 +14,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from graphs import Layout
 
 from posekit.pose.clean import CleanConfig, clean
 from posekit.pose.detect import box_iou_np
@@ -173,22 +176,20 @@ def _pose_box(pose: np.ndarray, min_conf: float = 0.5, min_fraction: float = 0.4
     return landmarks_box(pose, min_vis=min_conf)
 
 
-_TORSO = (("l_shoulder", "r_shoulder", "l_hip", "r_hip"), ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
-
-
-def _torso(pose: np.ndarray, layout: str, min_conf: float = 0.5) -> float | None:
-    """The pose's torso length in pixels (the shoulders' centre to the hips' centre), when the
-    layout has those four joints and all are confident; None otherwise."""
+def _torso(pose: np.ndarray, layout: str | Layout, min_conf: float = 0.5) -> float | None:
+    """The pose's torso length in pixels, ``|mean(neck) - mean(root)|`` with the layout's own
+    ``root`` and ``neck`` joints (``graphs/``: the same torso :meth:`SkeletonSequence.normalise`
+    scales by), when all of them are confident; None otherwise or when the layout defines no
+    root/neck."""
     from graphs import get_layout
 
     lay = get_layout(layout)
-    for four in _TORSO:
-        if set(four) <= set(lay.joints):
-            i = lay.indices(four)
-            if (pose[i, 2] < min_conf).any():
-                return None
-            return float(np.linalg.norm(pose[i[:2], :2].mean(0) - pose[i[2:], :2].mean(0)))
-    return None
+    if not lay.root or not lay.neck:
+        return None
+    root, neck = lay.root_index(), lay.neck_index()
+    if (pose[root + neck, 2] < min_conf).any():
+        return None
+    return float(np.linalg.norm(pose[neck, :2].mean(0) - pose[root, :2].mean(0)))
 
 
 def _estimate(estimator, frame: np.ndarray, box: np.ndarray, search: dict | None) -> tuple[np.ndarray, list[dict]]:

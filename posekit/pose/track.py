@@ -76,7 +76,7 @@ class TrackerConfig:
     # after 2+ missed frames, whose box's colours are farther than this from the athlete's (Bhattacharyya) is
     # someone else
     max_colour_distance: float = 0.7
-    # a pose the landmarker finds without the detector whose torso (shoulders' to hips' centre) is more
+    # a pose the landmarker finds without the detector whose torso (the layout's neck to root, graphs/) is more
     # than this times the athlete's recent torso is not the athlete (a splash, a crowd read as one body):
     # a broadcast zooms over seconds, foreshortening only shortens a torso
     max_size_ratio: float = 1.6
