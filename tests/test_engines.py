@@ -54,3 +54,21 @@ def test_ray_engine_matches_serial_resumes_and_lists_failures(three_clips: Path,
         assert a[clip][1] == b[clip][1], clip
     again = extract_dataset(tmp_path / "ray", three_clips, workers=2, config=cfg, engine="ray")
     assert again["skipped_done"] == 3 and again["processed"] == 1  # only the broken clip is tried again
+
+
+def test_ray_workers_fit_the_cluster() -> None:
+    """An actor the cluster cannot place would wait forever with its clip: the Ray engine
+    starts no more actors than the cluster holds (with a warning), and a cluster with no room
+    for one (``--device cuda`` without a GPU) is a clear error."""
+    from posekit.errors import PosekitError
+    from posekit.pose.ray_engine import actor_count
+
+    cpus = {"CPU": 8.0, "memory": 1e9}
+    assert actor_count(4, 10, cpus, 0, None) == 4
+    assert actor_count(4, 2, cpus, 0, None) == 2  # one per clip at most
+    with pytest.warns(UserWarning, match="room for 8 worker"):
+        assert actor_count(16, 100, cpus, 0, "auto") == 8
+    with pytest.warns(UserWarning, match="room for 2 worker"):
+        assert actor_count(4, 100, {**cpus, "GPU": 2.0}, 1, "auto") == 2
+    with pytest.raises(PosekitError, match=r"the Ray cluster at auto has 8 CPUs, 0 GPUs.*a GPU"):
+        actor_count(2, 10, cpus, 1, "auto")

@@ -18,6 +18,7 @@ With ``models.device`` ``cuda`` every actor holds one GPU.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,14 @@ def run_ray(
 
     started = _start(address, workers)
     gpus = 1 if str(models.device).startswith("cuda") else 0
+    try:
+        n = actor_count(workers, len(todo), ray.cluster_resources(), gpus, address)
+    except PosekitError:
+        if started:
+            ray.shutdown()
+        raise
     Worker = ray.remote(num_cpus=1, num_gpus=gpus)(ClipWorker)
-    actors = [Worker.remote(models, config, str(out)) for _ in range(max(1, min(workers, len(todo))))]
+    actors = [Worker.remote(models, config, str(out)) for _ in range(n)]
     try:
         pool = ActorPool(actors)
         items = list(todo.items())
@@ -89,6 +96,31 @@ def run_ray(
             ray.kill(a)
         if started:
             ray.shutdown()
+
+
+def actor_count(workers: int, clips: int, resources: dict[str, float], gpus: int, address: str | None) -> int:
+    """How many actors to start: ``workers``, at most one per clip and no more than the
+    cluster's ``resources`` (``ray.cluster_resources()``) hold, at one CPU (and ``gpus``
+    GPUs) each. An actor the cluster cannot place would wait forever with its clip, so a
+    request beyond the cluster is cut to what fits, with a warning; a cluster with no room
+    for one actor (``--device cuda`` on a cluster without a GPU) is a clear error."""
+    where = f"the Ray cluster at {address}" if address else "the local Ray"
+    fits = int(resources.get("CPU", 0))
+    if gpus:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus))
+    if fits < 1:
+        need = f"{gpus} GPU and 1 CPU" if gpus else "1 CPU"
+        have = f"{resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs"
+        why = " (--device cuda gives each worker a GPU)" if gpus else ""
+        raise PosekitError(f"{where} has {have}: each worker needs {need}{why}")
+    n = max(1, min(workers, clips))
+    if n > fits:
+        warnings.warn(
+            f"--workers {workers}: {where} has room for {fits} worker(s) "
+            f"({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs); starting {fits}",
+            stacklevel=2,
+        )
+    return min(n, fits)
 
 
 def _submit(actor: Any, item: tuple[str, Any]) -> Any:
