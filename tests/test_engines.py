@@ -4,6 +4,7 @@ lists failures (a local Ray with 2 CPUs, three real diving clips)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -72,3 +73,50 @@ def test_ray_workers_fit_the_cluster() -> None:
         assert actor_count(4, 100, {**cpus, "GPU": 2.0}, 1, "auto") == 2
     with pytest.raises(PosekitError, match=r"the Ray cluster at auto has 8 CPUs, 0 GPUs.*a GPU"):
         actor_count(2, 10, cpus, 1, "auto")
+
+
+def _crash_on_boom(clip: str, source, out: str, models, config) -> dict:
+    """A clip task whose process dies on the clip ``boom`` (a native crash, the memory killer)."""
+    if clip == "boom":
+        os._exit(1)
+    return {"clip": clip, "ok": True}
+
+
+def test_local_pool_lists_the_clips_of_a_dead_worker_and_goes_on(tmp_path: Path) -> None:
+    """A worker process that dies breaks the pool: its clips, and the ones the pool had not
+    finished, are listed as failed with the reason (the next run tries them again) instead of
+    the whole run stopping without a summary."""
+    from posekit.pose.batch import _local
+    from posekit.pose.options import ExtractionModels
+
+    todo = {"boom": None, "a": None}
+    got = {r["clip"]: r for r in _local(todo, tmp_path, ExtractionModels(), ExtractConfig(), 2, _crash_on_boom)}
+    assert sorted(got) == ["a", "boom"]
+    assert not got["boom"]["ok"] and "worker process died" in got["boom"]["error"]
+
+
+@pytest.mark.slow
+def test_ray_replaces_a_lost_worker_and_lists_its_clip(tmp_path: Path) -> None:
+    """An actor that dies fails only its clip (listed with the reason, for the next run); a
+    new actor takes its place and the other clips are extracted. A task that raises is listed
+    with the exception and its actor goes on."""
+    from posekit.pose.options import ExtractionModels
+    from posekit.pose.ray_engine import ClipWorker, run_ray
+
+    class Fragile(ClipWorker):
+        def __init__(self, models, config, out_dir: str):
+            self.pid = os.getpid()
+
+        def run(self, clip_id: str, source) -> dict:
+            if clip_id == "boom":
+                os._exit(1)
+            if clip_id == "bad":
+                raise ValueError("bad clip")
+            return {"clip": clip_id, "ok": True, "pid": self.pid}
+
+    todo = {c: None for c in ("boom", "a", "b", "bad", "c", "d")}
+    got = {r["clip"]: r for r in run_ray(todo, tmp_path, ExtractionModels(), ExtractConfig(), 2, worker=Fragile)}
+    assert sorted(got) == sorted(todo)
+    assert not got["boom"]["ok"] and "Ray worker was lost" in got["boom"]["error"]
+    assert not got["bad"]["ok"] and "bad clip" in got["bad"]["error"]
+    assert all(got[c]["ok"] for c in "abcd")

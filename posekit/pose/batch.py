@@ -11,8 +11,9 @@ interrupted run resumes where it stopped. Failures
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -186,12 +187,18 @@ def extract_clip(
 
 
 def _local(
-    todo: dict[str, ClipSource], out: Path, models: ExtractionModels, config: ExtractConfig, workers: int
+    todo: dict[str, ClipSource],
+    out: Path,
+    models: ExtractionModels,
+    config: ExtractConfig,
+    workers: int,
+    task: Callable[..., dict[str, Any]] = extract_clip,
 ) -> Iterator[dict[str, Any]]:
-    """The local engine: this process, or a pool of ``workers`` processes."""
+    """The local engine: ``task`` (:func:`extract_clip`) on each clip in this process, or in a
+    pool of ``workers`` processes."""
     if workers <= 1:
         for k, src in todo.items():
-            yield extract_clip(k, src, str(out), models, config)
+            yield task(k, src, str(out), models, config)
         return
     import multiprocessing
 
@@ -204,9 +211,14 @@ def _local(
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=set_num_threads, initargs=(share,))
     with pool:
-        futs = [pool.submit(extract_clip, k, src, str(out), models, config) for k, src in todo.items()]
+        futs = {pool.submit(task, k, src, str(out), models, config): k for k, src in todo.items()}
         for f in as_completed(futs):
-            yield f.result()
+            try:
+                result = f.result()
+            except BrokenProcessPool:  # a worker died (native crash, the memory killer): the pool is lost
+                why = "a worker process died and the pool stopped; rerun to retry (done clips are kept)"
+                result = {"clip": futs[f], "ok": False, "error": why}
+            yield result
 
 
 def extract_dataset(

@@ -1,13 +1,14 @@
 """``extract-dataset --engine ray``: clips spread over Ray actors, on the cluster you have.
 
-Why actors with a task queue (``ray.util.ActorPool.map_unordered``) rather than Ray Data's
+Why actors with a task queue (one clip per actor at a time, ``ray.wait``) rather than Ray Data's
 ``map_batches``: a clip is one heavy, independent task (seconds to minutes) whose output is
 a set of files the worker writes atomically itself; what must happen once per worker is
 loading the detector and the pose estimator (BlazePose graphs, an HRNet checkpoint), which
 an actor's constructor does. Ray Data's streaming batches of rows would add an object-store
 round trip for every clip's frames and results without anything to batch across clips. An
-actor that fails (a worker lost) fails only its clip: the clip is listed with the reason and
-the next run picks it up, like a crash of the local engine.
+actor that dies (a lost node, a crash in native code) fails only its clip: the clip is
+listed with the reason, a new actor takes its place for the other clips, and the next run
+picks the clip up.
 
 ``ray_address=None`` starts a local Ray with ``workers`` CPUs (stopped at the end);
 ``"auto"`` or ``"HOST:PORT"`` joins a running cluster (``ray start --head`` /
@@ -19,6 +20,7 @@ With ``models.device`` ``cuda`` every actor holds one GPU.
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,13 +71,14 @@ def run_ray(
     config: ExtractConfig,
     workers: int,
     address: str | None = None,
+    worker: type = ClipWorker,
 ) -> Iterator[dict[str, Any]]:
     """Extract ``todo`` (clip id -> :class:`~posekit.pose.batch.ClipSource`) on ``workers``
-    Ray actors; yields each clip's result as it finishes (the order clips finish in)."""
+    Ray actors of class ``worker`` (:class:`ClipWorker` or a subclass); yields each clip's
+    result as it finishes (the order clips finish in)."""
     if not todo:
         return
     import ray
-    from ray.util import ActorPool
 
     started = _start(address, workers)
     gpus = 1 if str(models.device).startswith("cuda") else 0
@@ -85,17 +88,50 @@ def run_ray(
         if started:
             ray.shutdown()
         raise
-    Worker = ray.remote(num_cpus=1, num_gpus=gpus)(ClipWorker)
-    actors = [Worker.remote(models, config, str(out)) for _ in range(n)]
+    Worker = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(worker)
+    actors: list[Any] = []
+
+    def new_actor() -> Any:
+        actors.append(Worker.remote(models, config, str(out)))
+        return actors[-1]
+
     try:
-        pool = ActorPool(actors)
-        items = list(todo.items())
-        yield from pool.map_unordered(_submit, items)  # completion order; each result names its clip
+        yield from _queue(list(todo.items()), [new_actor() for _ in range(n)], new_actor)
     finally:
         for a in actors:
             ray.kill(a)
         if started:
             ray.shutdown()
+
+
+def _queue(items: list[tuple[str, Any]], idle: list[Any], new_actor: Any) -> Iterator[dict[str, Any]]:
+    """Clips to actors, one at a time each, in completion order. A clip whose actor died (a
+    lost node, a crash in native code, the memory killer) or whose task raised is yielded as
+    failed with the reason, for the next run to try again; a dead actor is replaced, so the
+    other clips go on."""
+    import ray
+    from ray.exceptions import RayActorError, RayError
+
+    pending = deque(items)
+    running: dict[Any, tuple[Any, str]] = {}
+    while pending or running:
+        while idle and pending:
+            actor, (clip, source) = idle.pop(), pending.popleft()
+            running[actor.run.remote(clip, source)] = (actor, clip)
+        (ref,), _ = ray.wait(list(running), num_returns=1)
+        actor, clip = running.pop(ref)
+        try:
+            result = ray.get(ref)
+        except RayActorError as exc:
+            ray.kill(actor)
+            actor = new_actor()
+            why = f"its Ray worker was lost ({type(exc).__name__}); rerun to retry"
+            result = {"clip": clip, "ok": False, "error": why}
+        except RayError as exc:  # the task raised (RayTaskError): the original exception, as the local engine lists it
+            cause = getattr(exc, "cause", None) or exc
+            result = {"clip": clip, "ok": False, "error": f"{type(cause).__name__}: {cause}"}
+        idle.append(actor)
+        yield result
 
 
 def actor_count(workers: int, clips: int, resources: dict[str, float], gpus: int, address: str | None) -> int:
@@ -121,7 +157,3 @@ def actor_count(workers: int, clips: int, resources: dict[str, float], gpus: int
             stacklevel=2,
         )
     return min(n, fits)
-
-
-def _submit(actor: Any, item: tuple[str, Any]) -> Any:
-    return actor.run.remote(*item)
