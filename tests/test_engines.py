@@ -120,3 +120,17 @@ def test_ray_replaces_a_lost_worker_and_lists_its_clip(tmp_path: Path) -> None:
     assert not got["boom"]["ok"] and "Ray worker was lost" in got["boom"]["error"]
     assert not got["bad"]["ok"] and "bad clip" in got["bad"]["error"]
     assert all(got[c]["ok"] for c in "abcd")
+
+
+def test_extraction_device_is_checked_and_only_torch_models_hold_a_gpu() -> None:
+    """``--device`` is cpu, cuda or cuda:N (a typo is a clear error, not a crash in a worker);
+    a Ray worker holds a GPU only when a torch model (mmpose, mmdet) runs on it."""
+    from posekit.errors import PosekitError
+    from posekit.pose.options import ExtractionModels
+
+    with pytest.raises(PosekitError, match="unknown device 'gpu'; expected cpu, cuda or cuda:N"):
+        ExtractionModels(device="gpu")
+    assert not ExtractionModels(device="cuda").uses_gpu  # BlazePose runs on the CPU
+    assert ExtractionModels(device="cuda:1", pose="mmpose").uses_gpu
+    assert ExtractionModels(device="cuda", detector="mmdet").uses_gpu
+    assert not ExtractionModels(pose="mmpose").uses_gpu

@@ -72,7 +72,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "landmark networks through LiteRT: faster, less accurate with accurate / balanced); auto (default): "
         "direct with --quality fast, solution otherwise (README, 'Quality presets')",
     )
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, cuda or cuda:N: where the mmpose / mmdet models run (BlazePose runs on the CPU); "
+        "with --engine ray each worker of such a model holds one GPU",
+    )
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")
     p.add_argument(
         "--quality",

@@ -7,6 +7,7 @@ batch extraction (every worker of it) build their models from it with :meth:`bui
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,18 @@ class ExtractionModels:
         from posekit.pose.blazepose import backend_for
 
         backend_for("balanced", self.blazepose)  # an unknown backend is a clear error here
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", str(self.device)):
+            raise PosekitError(f"unknown device {self.device!r}; expected cpu, cuda or cuda:N")
         for name in ("det_config", "det_checkpoint", "pose_config", "pose_checkpoint", "pose_mapping"):
             v = getattr(self, name)
             if isinstance(v, Path):
                 object.__setattr__(self, name, str(v))
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether a model runs on the GPU: ``device`` is cuda and the detector (mmdet) or the
+        estimator (mmpose) is a torch model; BlazePose runs on the CPU whatever ``device``."""
+        return self.device.startswith("cuda") and (self.detector == "mmdet" or self.pose == "mmpose")
 
     @classmethod
     def from_args(cls, args: Any) -> ExtractionModels:

@@ -14,7 +14,8 @@ picks the clip up.
 ``"auto"`` or ``"HOST:PORT"`` joins a running cluster (``ray start --head`` /
 ``ray start --address``), where posekit must be installed on every node and the output
 folder must be shared (a network file system) - each worker writes its clip's files there.
-With ``models.device`` ``cuda`` every actor holds one GPU.
+With ``models.device`` ``cuda`` and a torch model (mmpose HRNet, mmdet) every actor holds
+one GPU (BlazePose runs on the CPU: its actors hold none).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def run_ray(
     import ray
 
     started = _start(address, workers)
-    gpus = 1 if str(models.device).startswith("cuda") else 0
+    gpus = 1 if models.uses_gpu else 0
     try:
         n = actor_count(workers, len(todo), ray.cluster_resources(), gpus, address)
     except PosekitError:
