@@ -134,3 +134,37 @@ def test_extraction_device_is_checked_and_only_torch_models_hold_a_gpu() -> None
     assert ExtractionModels(device="cuda:1", pose="mmpose").uses_gpu
     assert ExtractionModels(device="cuda", detector="mmdet").uses_gpu
     assert not ExtractionModels(pose="mmpose").uses_gpu
+
+
+@pytest.mark.slow
+def test_ray_workers_that_cannot_start_are_not_replaced(tmp_path: Path) -> None:
+    """An actor whose models fail to load (a checkpoint missing on its node) lists its clip
+    with the reason and is not replaced: the other actors take the remaining clips, and when
+    none could start, the clips not run are listed with that reason instead of waiting."""
+    from posekit.pose.options import ExtractionModels
+    from posekit.pose.ray_engine import ClipWorker, run_ray
+
+    class OneNodeLacksTheCheckpoint(ClipWorker):
+        def __init__(self, models, config, out_dir: str):
+            os.close(os.open(Path(out_dir) / "first", os.O_CREAT | os.O_EXCL))  # the first actor only
+
+        def run(self, clip_id: str, source) -> dict:
+            return {"clip": clip_id, "ok": True}
+
+    class NoNodeHasIt(ClipWorker):
+        def __init__(self, models, config, out_dir: str):
+            raise FileNotFoundError("/nodes/hrnet.pth: not found")
+
+    todo = {c: None for c in "abcde"}
+    args = (ExtractionModels(), ExtractConfig(), 2)
+    got = {r["clip"]: r for r in run_ray(todo, tmp_path, *args, worker=OneNodeLacksTheCheckpoint)}
+    assert sorted(got) == sorted(todo) and sum(r["ok"] for r in got.values()) == 4
+    (bad,) = [r for r in got.values() if not r["ok"]]
+    assert bad["error"] == "its Ray worker could not start: FileExistsError: [Errno 17] File exists: " + repr(
+        str(tmp_path / "first")
+    )
+    got = {r["clip"]: r for r in run_ray(todo, tmp_path / "none", *args, worker=NoNodeHasIt)}
+    assert sorted(got) == sorted(todo) and not any(r["ok"] for r in got.values())
+    errors = sorted(r["error"] for r in got.values())
+    assert errors[:2] == ["its Ray worker could not start: FileNotFoundError: /nodes/hrnet.pth: not found"] * 2
+    assert errors[2:] == ["not run, no Ray worker could start: FileNotFoundError: /nodes/hrnet.pth: not found"] * 3

@@ -105,34 +105,57 @@ def run_ray(
             ray.shutdown()
 
 
+_NO_START = "its Ray worker could not start: "
+
+
 def _queue(items: list[tuple[str, Any]], idle: list[Any], new_actor: Any) -> Iterator[dict[str, Any]]:
     """Clips to actors, one at a time each, in completion order. A clip whose actor died (a
     lost node, a crash in native code, the memory killer) or whose task raised is yielded as
-    failed with the reason, for the next run to try again; a dead actor is replaced, so the
-    other clips go on."""
+    failed with the reason, for the next run to try again. A dead actor is replaced, so the
+    other clips go on; one that could not start (its models failed to load: a checkpoint
+    missing on its node) is not, and when no actor is left the clips not run are listed
+    with that reason."""
     import ray
-    from ray.exceptions import RayActorError, RayError
 
     pending = deque(items)
     running: dict[Any, tuple[Any, str]] = {}
+    cannot_start = ""
     while pending or running:
         while idle and pending:
             actor, (clip, source) = idle.pop(), pending.popleft()
             running[actor.run.remote(clip, source)] = (actor, clip)
+        if not running:  # every actor failed to start
+            for clip, _ in pending:
+                yield {"clip": clip, "ok": False, "error": f"not run, no Ray worker could start: {cannot_start}"}
+            return
         (ref,), _ = ray.wait(list(running), num_returns=1)
         actor, clip = running.pop(ref)
-        try:
-            result = ray.get(ref)
-        except RayActorError as exc:
+        result, alive, started = _outcome(ref, clip)
+        if not alive:
             ray.kill(actor)
-            actor = new_actor()
-            why = f"its Ray worker was lost ({type(exc).__name__}); rerun to retry"
-            result = {"clip": clip, "ok": False, "error": why}
-        except RayError as exc:  # the task raised (RayTaskError): the original exception, as the local engine lists it
-            cause = getattr(exc, "cause", None) or exc
-            result = {"clip": clip, "ok": False, "error": f"{type(cause).__name__}: {cause}"}
-        idle.append(actor)
+            cannot_start = cannot_start if started else result["error"].removeprefix(_NO_START)
+        if alive or started:
+            idle.append(actor if alive else new_actor())
         yield result
+
+
+def _outcome(ref: Any, clip: str) -> tuple[dict[str, Any], bool, bool]:
+    """A finished task's result (a failure with its reason when the task raised or its actor
+    died), whether its actor is alive, and whether the actor had started."""
+    import ray
+    from ray.exceptions import RayActorError, RayError
+
+    try:
+        return ray.get(ref), True, True
+    except RayActorError as exc:
+        if exc.actor_init_failed:
+            last = (exc.error_msg or type(exc).__name__).strip().splitlines()[-1]
+            return {"clip": clip, "ok": False, "error": _NO_START + last}, False, False
+        why = f"its Ray worker was lost ({type(exc).__name__}); rerun to retry"
+        return {"clip": clip, "ok": False, "error": why}, False, True
+    except RayError as exc:  # the task raised (RayTaskError): the original exception, as the local engine lists it
+        cause = getattr(exc, "cause", None) or exc
+        return {"clip": clip, "ok": False, "error": f"{type(cause).__name__}: {cause}"}, True, True
 
 
 def actor_count(workers: int, clips: int, resources: dict[str, float], gpus: int, address: str | None) -> int:
