@@ -163,7 +163,7 @@ def actor_count(workers: int, clips: int, resources: dict[str, float], gpus: int
     cluster's ``resources`` (``ray.cluster_resources()``) hold, at one CPU (and ``gpus``
     GPUs) each. An actor the cluster cannot place would wait forever with its clip, so a
     request beyond the cluster is cut to what fits, with a warning; a cluster with no room
-    for one actor (``--device cuda`` on a cluster without a GPU) is a clear error."""
+    for one actor (a GPU model on a cluster without a GPU) is a clear error."""
     where = f"the Ray cluster at {address}" if address else "the local Ray"
     fits = int(resources.get("CPU", 0))
     if gpus:
