@@ -168,12 +168,15 @@ def test_cli_extract_and_resumable_dataset(tmp_path: Path) -> None:
     main(["extract-dataset", "--videos", str(vids), "--out", str(out)])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_done"] == 2 and summary["processed"] == 1
+    assert summary["throughput"]["frames"] == 0  # only the broken clip was tried again
     assert (out / "clip2.npz").stat().st_mtime_ns == before  # finished clips are not redone
     assert json.loads((out / "clip2.report.json").read_text())["options"]["models"]["detector"] == "blazepose"
     # other options: the finished clips are computed again, not kept stale
     main(["extract-dataset", "--videos", str(vids), "--out", str(out), "--num-frames", "2"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_done"] == 0 and summary["processed"] == 3
+    rate = summary["throughput"]  # the frames this run extracted (2 clips x 2), over its wall time
+    assert rate["frames"] == 4 and rate["frames_per_s"] == pytest.approx(4 / rate["seconds"])
     assert SkeletonSequence.load(out / "clip2.npz").num_frames == 2
     assert (
         main(["extract", str(vids / "clip2.mp4"), "--out", str(tmp_path / "one.npz"), "--first-box", "10,10,5,5"]) == 2

@@ -11,6 +11,7 @@ interrupted run resumes where it stopped. Failures
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -257,11 +258,12 @@ def extract_dataset(
     else:
         stream = _local(todo, out, models, config, workers)
     results: list[dict[str, Any]] = [{"clip": k, "ok": False, "error": why} for k, why in missing.items()]
+    t0 = time.perf_counter()
     with tqdm(total=len(todo), desc=f"clips ({engine})", unit="clip") as bar:
         for r in stream:
             results.append(r)
             bar.update()
-    return _summarise(out, clips, todo, results, engine, console)
+    return _summarise(out, clips, todo, results, engine, console, time.perf_counter() - t0)
 
 
 def _sources(
@@ -288,6 +290,12 @@ def _sources(
     return clips, {}
 
 
+def _throughput(results: list[dict[str, Any]], seconds: float) -> dict[str, float]:
+    """Frames this run extracted (clips that succeeded), its wall time and frames/s."""
+    frames = int(sum(r["frames"] for r in results if r["ok"]))
+    return {"frames": frames, "seconds": seconds, "frames_per_s": frames / seconds if seconds > 0 else 0.0}
+
+
 def _summarise(
     out: Path,
     clips: dict[str, ClipSource],
@@ -295,9 +303,11 @@ def _summarise(
     results: list[dict[str, Any]],
     engine: str,
     console: Console | None,
+    seconds: float = 0.0,
 ) -> dict[str, Any]:
-    """failures.json (earlier failures of clips not redone are kept), summary.json and the
-    QC table."""
+    """failures.json (earlier failures of clips not redone are kept), summary.json (with the
+    run's throughput: frames extracted by this run over its wall time, ``seconds``, engine
+    start-up included) and the QC table."""
     skipped = len(clips) - len(todo)
     fail_path = out / "failures.json"
     old = json.loads(fail_path.read_text()) if fail_path.exists() else {}
@@ -314,9 +324,14 @@ def _summarise(
         "succeeded": sum(r["ok"] for r in results),
         "failed": failures,
         "truncated": {r["clip"]: r["truncated"] for r in results if r.get("truncated")},
+        "throughput": _throughput(results, seconds),
     }
     console = console or Console()
-    table = Table(title=f"extract-dataset: {len(results)} processed, {skipped} already done")
+    rate = summary["throughput"]
+    title = f"extract-dataset: {len(results)} processed, {skipped} already done"
+    if rate["frames"]:
+        title += f"; {rate['frames']} frames in {seconds:.0f} s, {rate['frames_per_s']:.2f} frames/s"
+    table = Table(title=title)
     for col in ("clip", "frames", "found", "interpolated", "confidence", "seconds"):
         table.add_column(col)
     for r in sorted(results, key=lambda r: r["clip"]):
