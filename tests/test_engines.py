@@ -168,3 +168,18 @@ def test_ray_workers_that_cannot_start_are_not_replaced(tmp_path: Path) -> None:
     errors = sorted(r["error"] for r in got.values())
     assert errors[:2] == ["its Ray worker could not start: FileNotFoundError: /nodes/hrnet.pth: not found"] * 2
     assert errors[2:] == ["not run, no Ray worker could start: FileNotFoundError: /nodes/hrnet.pth: not found"] * 3
+
+
+def test_a_ray_address_nothing_answers_on_is_a_clear_error_at_once() -> None:
+    """``--ray-address HOST:PORT`` with no cluster there: a clear error naming the address,
+    not minutes of Ray retrying."""
+    import socket
+
+    from posekit.errors import PosekitError
+    from posekit.pose.ray_engine import _start
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(PosekitError, match=rf"cannot reach the Ray cluster at 127.0.0.1:{port} .*ray start --head"):
+        _start(f"127.0.0.1:{port}", 2)

@@ -20,6 +20,7 @@ one GPU (BlazePose runs on the CPU: its actors hold none).
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -48,12 +49,30 @@ class ClipWorker:
         return extract_clip(clip_id, source, self.out_dir, self.models, self.config)
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` (or ``ray://HOST:PORT``) address nothing answers on is a clear error
+    at once: ``ray.init`` would retry it for minutes. ``auto`` is left to Ray (it fails fast
+    when no cluster runs here)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout).close()
+    except OSError as exc:
+        raise PosekitError(
+            f"cannot reach the Ray cluster at {address} ({exc}); start it there with `ray start --head`"
+            " or check --ray-address"
+        ) from None
+
+
 def _start(address: str | None, workers: int) -> bool:
     """Join ``address`` or start a local Ray; whether this call started it."""
     import ray
 
     if ray.is_initialized():
         return False
+    if address:
+        _reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
