@@ -218,8 +218,9 @@ def _local(
                 result = f.result()
             except BrokenProcessPool:  # a worker died (native crash, the memory killer): the pool is lost
                 why = (
-                    "a worker process died and the pool stopped (a native crash, the memory killer; from a script, "
-                    "workers > 1 need the call under `if __name__ == '__main__':`); rerun to retry (done clips are kept)"
+                    "a worker process died and the pool stopped (a native crash, the memory killer; from a script,"
+                    " workers > 1 need the call under `if __name__ == '__main__':`); rerun to retry"
+                    " (done clips are kept)"
                 )
                 result = {"clip": futs[f], "ok": False, "error": why}
             yield result
