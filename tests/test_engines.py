@@ -128,12 +128,13 @@ def test_extraction_device_is_checked_and_only_torch_models_hold_a_gpu() -> None
     from posekit.errors import PosekitError
     from posekit.pose.options import ExtractionModels
 
-    with pytest.raises(PosekitError, match="unknown device 'gpu'; expected cpu, cuda or cuda:N"):
+    with pytest.raises(PosekitError, match="unknown device 'gpu'; expected cpu, cuda, cuda:N or mps"):
         ExtractionModels(device="gpu")
     assert not ExtractionModels(device="cuda").uses_gpu  # BlazePose runs on the CPU
     assert ExtractionModels(device="cuda:1", pose="mmpose").uses_gpu
     assert ExtractionModels(device="cuda", detector="mmdet").uses_gpu
     assert not ExtractionModels(pose="mmpose").uses_gpu
+    assert not ExtractionModels(device="mps", pose="mmpose").uses_gpu  # Apple's GPU: no Ray GPU resource
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device",
         default="cpu",
-        help="cpu, cuda or cuda:N: where the mmpose / mmdet models run (BlazePose runs on the CPU); "
+        help="cpu, cuda, cuda:N or mps: where the mmpose / mmdet models run (BlazePose runs on the CPU); "
         "with --engine ray each worker of such a model holds one GPU",
     )
     p.add_argument("--num-frames", type=int, help="sample this many frames linearly (e.g. 96)")

@@ -49,8 +49,8 @@ class ExtractionModels:
         from posekit.pose.blazepose import backend_for
 
         backend_for("balanced", self.blazepose)  # an unknown backend is a clear error here
-        if not re.fullmatch(r"cpu|cuda(:\d+)?", str(self.device)):
-            raise PosekitError(f"unknown device {self.device!r}; expected cpu, cuda or cuda:N")
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", str(self.device)):
+            raise PosekitError(f"unknown device {self.device!r}; expected cpu, cuda, cuda:N or mps")
         for name in ("det_config", "det_checkpoint", "pose_config", "pose_checkpoint", "pose_mapping"):
             v = getattr(self, name)
             if isinstance(v, Path):
