@@ -21,6 +21,7 @@ one GPU (BlazePose runs on the CPU: its actors hold none).
 from __future__ import annotations
 
 import socket
+import time
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -115,8 +116,11 @@ def run_ray(
         actors.append(Worker.remote(models, config, str(out)))
         return actors[-1]
 
+    def replacement() -> Any | None:  # a new actor only where the cluster has room for it now
+        return new_actor() if _has_room(gpus) else None
+
     try:
-        yield from _queue(list(todo.items()), [new_actor() for _ in range(n)], new_actor)
+        yield from _queue(list(todo.items()), [new_actor() for _ in range(n)], replacement)
     finally:
         for a in actors:
             ray.kill(a)
@@ -127,13 +131,29 @@ def run_ray(
 _NO_START = "its Ray worker could not start: "
 
 
-def _queue(items: list[tuple[str, Any]], idle: list[Any], new_actor: Any) -> Iterator[dict[str, Any]]:
+def _has_room(gpus: int, wait_s: float = 2.0) -> bool:
+    """Whether the cluster has a free CPU (and ``gpus`` GPUs) for a new actor, waiting up to
+    ``wait_s`` for a dead actor's resources to come back. A lost node's never do: an actor
+    started without room would wait, with its clip, until the job ends - which waits for it."""
+    import ray
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        free = ray.available_resources()
+        if free.get("CPU", 0) >= 1 and free.get("GPU", 0) >= gpus:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _queue(items: list[tuple[str, Any]], idle: list[Any], replacement: Any) -> Iterator[dict[str, Any]]:
     """Clips to actors, one at a time each, in completion order. A clip whose actor died (a
     lost node, a crash in native code, the memory killer) or whose task raised is yielded as
-    failed with the reason, for the next run to try again. A dead actor is replaced, so the
-    other clips go on; one that could not start (its models failed to load: a checkpoint
-    missing on its node) is not, and when no actor is left the clips not run are listed
-    with that reason."""
+    failed with the reason, for the next run to try again. A dead actor is replaced when the
+    cluster has room (``replacement()``: an actor, or None), so the other clips go on; one
+    that could not start (its models failed to load: a checkpoint missing on its node) is
+    not; when no actor is left the clips not run are listed with the reason."""
     import ray
 
     pending = deque(items)
@@ -143,9 +163,10 @@ def _queue(items: list[tuple[str, Any]], idle: list[Any], new_actor: Any) -> Ite
         while idle and pending:
             actor, (clip, source) = idle.pop(), pending.popleft()
             running[actor.run.remote(clip, source)] = (actor, clip)
-        if not running:  # every actor failed to start
+        if not running:  # no actor left: none could start, or the lost ones had no room to be replaced
+            why = f"no Ray worker could start: {cannot_start}" if cannot_start else "every Ray worker was lost"
             for clip, _ in pending:
-                yield {"clip": clip, "ok": False, "error": f"not run, no Ray worker could start: {cannot_start}"}
+                yield {"clip": clip, "ok": False, "error": f"not run, {why}; rerun to retry"}
             return
         (ref,), _ = ray.wait(list(running), num_returns=1)
         actor, clip = running.pop(ref)
@@ -153,8 +174,10 @@ def _queue(items: list[tuple[str, Any]], idle: list[Any], new_actor: Any) -> Ite
         if not alive:
             ray.kill(actor)
             cannot_start = cannot_start if started else result["error"].removeprefix(_NO_START)
-        if alive or started:
-            idle.append(actor if alive else new_actor())
+        if not alive and started:
+            actor = replacement()
+        if actor is not None and (alive or started):
+            idle.append(actor)
         yield result
 
 
