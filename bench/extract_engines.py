@@ -63,7 +63,13 @@ ENGINES = (
 
 
 def run(
-    engine: str, workers: int, frames_root: Path, out: Path, clips: int, running: bool = False, threads=None
+    engine: str,
+    workers: int,
+    frames_root: Path,
+    out: Path,
+    clips: int,
+    running: bool = False,
+    threads: int | None = None,
 ) -> float:
     """Seconds to extract every clip; ``running``: a Ray with ``workers`` CPUs is started first,
     outside the timing, and stopped after it; ``threads``: BlazePose's threads in the serial

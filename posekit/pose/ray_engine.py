@@ -173,10 +173,11 @@ def _queue(items: list[tuple[str, Any]], idle: list[Any], replacement: Any) -> I
         result, alive, started = _outcome(ref, clip)
         if not alive:
             ray.kill(actor)
-            cannot_start = cannot_start if started else result["error"].removeprefix(_NO_START)
-        if not alive and started:
-            actor = replacement()
-        if actor is not None and (alive or started):
+            if started:
+                actor = replacement()
+            else:
+                actor, cannot_start = None, result["error"].removeprefix(_NO_START)
+        if actor is not None:
             idle.append(actor)
         yield result
 
